@@ -1,0 +1,139 @@
+"""Array modules (NumPy or CuPy) and the choice of time-loop kernel.
+
+One code path serves both devices: every op asks ``get_array_module(array)`` for
+``xp`` and calls ``xp.tanh``, ``xp.matmul`` ... CuPy is imported only when a CuPy
+array or the "cuda" device is actually used.
+"""
+from __future__ import annotations
+
+import importlib
+import threading
+
+import numpy as np
+
+KERNEL_NAMES = ("numpy", "numba", "cuda")
+
+
+def get_array_module(*arrays):
+    """Return ``cupy`` if any argument is a CuPy array, else ``numpy``."""
+    for a in arrays:
+        if type(a).__module__.startswith("cupy"):
+            import cupy
+            return cupy
+    return np
+
+
+def is_cuda_array(a) -> bool:
+    return type(a).__module__.startswith("cupy")
+
+
+def import_cupy():
+    """Import CuPy with a clear message when it (or a device) is missing."""
+    try:
+        import cupy
+    except ImportError as e:
+        raise RuntimeError(
+            "the 'cuda' device needs CuPy: pip install 'tinyrnn[gpu]' (cupy-cuda13x)") from e
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:  # the CUDA driver is missing or broken
+        raise RuntimeError(f"CuPy is installed but no CUDA device is usable: {e}") from e
+    if n < 1:
+        raise RuntimeError("CuPy is installed but no CUDA device was found")
+    return cupy
+
+
+def to_device(array, device: str):
+    """Copy ``array`` to ``device`` ("cpu" or "cuda"); a no-op when already there."""
+    if device == "cpu":
+        return array.get() if is_cuda_array(array) else array
+    if device == "cuda":
+        return array if is_cuda_array(array) else import_cupy().asarray(array)
+    raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+
+
+# --------------------------------------------------------------------------- kernels
+
+_state = threading.local()
+
+
+def _current() -> str:
+    return getattr(_state, "kernel", "auto")
+
+
+def _kernel_module(name: str):
+    return importlib.import_module(f"tinyrnn.kernels.{name}_kernel")
+
+
+def _numba_importable() -> bool:
+    try:
+        _kernel_module("numba")
+        return True
+    except ImportError:
+        return False
+
+
+def _cuda_usable() -> bool:
+    try:
+        import_cupy()
+        return True
+    except RuntimeError:
+        return False
+
+
+def available_kernels() -> list[str]:
+    """The time-loop kernels usable on this machine, a subset of ["numpy", "numba", "cuda"]."""
+    names = ["numpy"]
+    if _numba_importable():
+        names.append("numba")
+    if _cuda_usable():
+        names.append("cuda")
+    return names
+
+
+class use_kernel:
+    """Select the time-loop kernel: ``"auto"`` (default), ``"numpy"``, ``"numba"`` or ``"cuda"``.
+
+    Works as a plain setter, ``tr.use_kernel("numba")``, and as a context manager that
+    restores the previous choice on exit::
+
+        with tr.use_kernel("numpy"):
+            out, h_n = rnn(x)
+    """
+
+    def __init__(self, name: str):
+        if name != "auto" and name not in KERNEL_NAMES:
+            raise ValueError(
+                f"kernel must be one of 'auto', {', '.join(map(repr, KERNEL_NAMES))}; got {name!r}")
+        if name == "numba" and not _numba_importable():
+            raise RuntimeError("the 'numba' kernel needs Numba: pip install numba")
+        if name == "cuda":
+            import_cupy()
+        self.name = name
+        self._previous = _current()
+        _state.kernel = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _state.kernel = self._previous
+        return False
+
+
+def current_kernel() -> str:
+    """The name set by ``use_kernel`` ("auto" unless changed)."""
+    return _current()
+
+
+def resolve_kernel(on_gpu: bool):
+    """The kernel module to run for arrays on the GPU (``on_gpu``) or the CPU."""
+    name = _current()
+    if name == "auto":
+        name = "cuda" if on_gpu else ("numba" if _numba_importable() else "numpy")
+    elif name == "numba" and on_gpu or name == "cuda" and not on_gpu:
+        # The NumPy reference is array-module agnostic and runs on both devices.
+        device = "cuda" if on_gpu else "cpu"
+        raise ValueError(f"kernel {name!r} cannot run on {device} arrays; move the data "
+                         f"with .to(...) or choose another kernel")
+    return _kernel_module(name)

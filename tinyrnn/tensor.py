@@ -1,0 +1,375 @@
+"""The autodiff engine: a Tensor over a NumPy or CuPy array, reverse mode in topological order.
+
+Every op builds its output with ``Tensor._op(data, parents, backward)`` where
+``backward(g)`` maps the gradient of the output to one gradient per parent (``None``
+where a parent needs none). Each op's backward sits right beside its forward.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as np
+
+from .backend import get_array_module, is_cuda_array, to_device
+
+_grad_mode = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    return getattr(_grad_mode, "enabled", True)
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Build no graph inside the block (inference, optimiser updates)."""
+    previous = is_grad_enabled()
+    _grad_mode.enabled = False
+    try:
+        yield
+    finally:
+        _grad_mode.enabled = previous
+
+
+def _as_array(data, dtype=None):
+    if isinstance(data, Tensor):
+        data = data.data
+    if is_cuda_array(data):
+        array = data if dtype is None else data.astype(dtype, copy=False)
+    else:
+        array = np.asarray(data, dtype=dtype)
+        if array.dtype == np.float16 or array.dtype.kind not in "fiub":
+            raise TypeError(f"data must be a numeric array, got dtype {array.dtype}")
+        if dtype is None and array.dtype.kind in "f" and not isinstance(data, np.ndarray):
+            array = array.astype(np.float32)  # Python floats become float32, as in PyTorch
+    return array
+
+
+def _unbroadcast(g, shape):
+    """Sum ``g`` down to ``shape``: the backward of NumPy broadcasting."""
+    if g.shape == tuple(shape):
+        return g
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it.
+
+    ``t.backward()`` fills ``.grad`` of every leaf with ``requires_grad=True`` that ``t``
+    depends on; gradients accumulate across calls until ``zero_grad``.
+    """
+
+    __array_priority__ = 1000  # ndarray + Tensor dispatches to Tensor.__radd__
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        self.data = _as_array(data, dtype)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError("only floating-point tensors can require gradients, "
+                            f"got dtype {self.data.dtype}")
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self._parents: tuple = ()
+        self._backward = None
+
+    # ------------------------------------------------------------------ graph plumbing
+    @classmethod
+    def _op(cls, data, parents, backward):
+        out = cls.__new__(cls)
+        out.data, out.grad = data, None
+        needs = is_grad_enabled() and any(p.requires_grad for p in parents)
+        out.requires_grad = needs
+        out._parents = tuple(parents) if needs else ()
+        out._backward = backward if needs else None
+        return out
+
+    def backward(self, grad=None):
+        """Reverse-mode sweep from this tensor; ``grad`` defaults to 1 for a scalar."""
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad")
+        xp = get_array_module(self.data)
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError("grad must be given for a non-scalar tensor "
+                                 f"(shape {self.shape})")
+            grad = xp.ones_like(self.data)
+        else:
+            grad = xp.asarray(grad.data if isinstance(grad, Tensor) else grad,
+                              dtype=self.data.dtype)
+            if grad.shape != self.data.shape:
+                raise ValueError(f"grad must have shape {self.shape}, got {grad.shape}")
+
+        order, seen = [], set()
+        stack = [(self, False)]
+        while stack:  # iterative DFS: RNN graphs are deep enough to overflow recursion
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((p, False) for p in node._parents if p.requires_grad)
+
+        grads = {id(self): grad}
+        for node in reversed(order):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node._backward is None:  # a leaf
+                node.grad = g.copy() if node.grad is None else node.grad + g
+                continue
+            for parent, pg in zip(node._parents, node._backward(g)):
+                if pg is None or not parent.requires_grad:
+                    continue
+                key = id(parent)
+                grads[key] = pg if key not in grads else grads[key] + pg
+
+    def detach(self) -> "Tensor":
+        return Tensor(self.data)
+
+    def numpy(self):
+        return to_device(self.data, "cpu")
+
+    def item(self):
+        return self.data.item()
+
+    def to(self, target) -> "Tensor":
+        """A copy on device "cpu"/"cuda", or cast to a NumPy dtype; a leaf keeps requires_grad."""
+        if isinstance(target, str):
+            data = to_device(self.data, target)
+        else:
+            data = self.data.astype(target)
+        return Tensor(data, requires_grad=self.requires_grad)
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def device(self) -> str:
+        return "cuda" if is_cuda_array(self.data) else "cpu"
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        flag = ", requires_grad=True" if self.requires_grad else ""
+        return f"tensor({self.data!r}{flag})"
+
+    # ------------------------------------------------------------------ arithmetic
+    def _lift(self, other) -> "Tensor":
+        if isinstance(other, Tensor):
+            return other
+        xp = get_array_module(self.data)
+        return Tensor(xp.asarray(other, dtype=self.data.dtype))
+
+    def __add__(self, other):
+        other = self._lift(other)
+        a, b = self.shape, other.shape
+        return Tensor._op(self.data + other.data, (self, other),
+                          lambda g: (_unbroadcast(g, a), _unbroadcast(g, b)))
+
+    def __sub__(self, other):
+        other = self._lift(other)
+        a, b = self.shape, other.shape
+        return Tensor._op(self.data - other.data, (self, other),
+                          lambda g: (_unbroadcast(g, a), _unbroadcast(-g, b)))
+
+    def __mul__(self, other):
+        other = self._lift(other)
+        x, y = self.data, other.data
+        return Tensor._op(x * y, (self, other),
+                          lambda g: (_unbroadcast(g * y, x.shape), _unbroadcast(g * x, y.shape)))
+
+    def __truediv__(self, other):
+        other = self._lift(other)
+        x, y = self.data, other.data
+        return Tensor._op(x / y, (self, other),
+                          lambda g: (_unbroadcast(g / y, x.shape),
+                                     _unbroadcast(-g * x / (y * y), y.shape)))
+
+    def __radd__(self, other):
+        return self._lift(other) + self
+
+    def __rsub__(self, other):
+        return self._lift(other) - self
+
+    def __rmul__(self, other):
+        return self._lift(other) * self
+
+    def __rtruediv__(self, other):
+        return self._lift(other) / self
+
+    def __neg__(self):
+        return Tensor._op(-self.data, (self,), lambda g: (-g,))
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, Tensor):
+            raise TypeError("exponent must be a Python number")
+        x = self.data
+        return Tensor._op(x ** exponent, (self,),
+                          lambda g: (g * exponent * x ** (exponent - 1),))
+
+    def __matmul__(self, other):
+        other = self._lift(other)
+        x, y = self.data, other.data
+        if x.ndim < 1 or y.ndim < 1:
+            raise ValueError("matmul needs at least 1-D operands")
+        xp = get_array_module(x)
+
+        def backward(g):
+            # Promote vectors to matrices so one formula serves every rank.
+            x2 = x[None, :] if x.ndim == 1 else x
+            y2 = y[:, None] if y.ndim == 1 else y
+            g2 = g
+            if x.ndim == 1:
+                g2 = xp.expand_dims(g2, -2)
+            if y.ndim == 1:
+                g2 = xp.expand_dims(g2, -1)
+            gx = g2 @ xp.swapaxes(y2, -1, -2)
+            gy = xp.swapaxes(x2, -1, -2) @ g2
+            gx = gx[..., 0, :] if x.ndim == 1 else gx
+            gy = gy[..., 0] if y.ndim == 1 else gy
+            return _unbroadcast(gx, x.shape), _unbroadcast(gy, y.shape)
+
+        return Tensor._op(x @ y, (self, other), backward)
+
+    # ------------------------------------------------------------------ reductions
+    def sum(self, axis=None, keepdims=False):
+        x = self.data
+        xp = get_array_module(x)
+
+        def backward(g):
+            if not keepdims and axis is not None:
+                g = xp.expand_dims(g, axis)
+            return (xp.broadcast_to(g, x.shape).copy(),)
+
+        return Tensor._op(x.sum(axis=axis, keepdims=keepdims), (self,), backward)
+
+    def mean(self, axis=None, keepdims=False):
+        n = self.data.size if axis is None else int(np.prod(
+            [self.data.shape[a] for a in np.atleast_1d(axis)]))
+        return self.sum(axis=axis, keepdims=keepdims) * (1.0 / n)
+
+    # ------------------------------------------------------------------ shape
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        old = self.shape
+        return Tensor._op(self.data.reshape(shape), (self,), lambda g: (g.reshape(old),))
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        axes = tuple(axes) if axes else tuple(reversed(range(self.ndim)))
+        inverse = tuple(np.argsort(axes))
+        return Tensor._op(self.data.transpose(axes), (self,),
+                          lambda g: (g.transpose(inverse),))
+
+    @property
+    def T(self):
+        return self.transpose()
+
+    def __getitem__(self, index):
+        """Basic and advanced indexing; integer-array indexing is a gather."""
+        if isinstance(index, Tensor):
+            index = index.data
+        x = self.data
+        xp = get_array_module(x)
+
+        def backward(g):
+            gx = xp.zeros_like(x)
+            xp.add.at(gx, index, g)  # scatter-add: repeated indices accumulate
+            return (gx,)
+
+        return Tensor._op(x[index], (self,), backward)
+
+    # ------------------------------------------------------------------ elementwise
+    def tanh(self):
+        xp = get_array_module(self.data)
+        y = xp.tanh(self.data)
+        return Tensor._op(y, (self,), lambda g: (g * (1 - y * y),))
+
+    def sigmoid(self):
+        y = _sigmoid(self.data)
+        return Tensor._op(y, (self,), lambda g: (g * y * (1 - y),))
+
+    def relu(self):
+        x = self.data
+        return Tensor._op(x * (x > 0), (self,), lambda g: (g * (x > 0),))
+
+    def exp(self):
+        y = get_array_module(self.data).exp(self.data)
+        return Tensor._op(y, (self,), lambda g: (g * y,))
+
+    def log(self):
+        x = self.data
+        return Tensor._op(get_array_module(x).log(x), (self,), lambda g: (g / x,))
+
+    def softmax(self, axis=-1):
+        y = _softmax(self.data, axis)
+        return Tensor._op(y, (self,),
+                          lambda g: (y * (g - (g * y).sum(axis=axis, keepdims=True)),))
+
+    def log_softmax(self, axis=-1):
+        y = _log_softmax(self.data, axis)
+        xp = get_array_module(y)
+        return Tensor._op(y, (self,),
+                          lambda g: (g - xp.exp(y) * g.sum(axis=axis, keepdims=True),))
+
+
+def _sigmoid(x):
+    xp = get_array_module(x)
+    # Two branches so that exp never overflows.
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _log_softmax(x, axis):
+    xp = get_array_module(x)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def _softmax(x, axis):
+    xp = get_array_module(x)
+    e = xp.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Wrap a NumPy or CuPy array (or nested lists) as a Tensor."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def concat(tensors, axis=0) -> Tensor:
+    """Join tensors along an existing axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("tensors must be a non-empty sequence")
+    xp = get_array_module(tensors[0].data)
+    ends = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+    return Tensor._op(xp.concatenate([t.data for t in tensors], axis=axis), tensors,
+                      lambda g: tuple(xp.split(g, ends, axis=axis)))
+
+
+def stack(tensors, axis=0) -> Tensor:
+    """Join tensors along a new axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("tensors must be a non-empty sequence")
+    xp = get_array_module(tensors[0].data)
+    n = len(tensors)
+    return Tensor._op(xp.stack([t.data for t in tensors], axis=axis), tensors,
+                      lambda g: tuple(xp.moveaxis(g, axis, 0)[i] for i in range(n)))
