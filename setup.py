@@ -14,7 +14,8 @@ setup(
     # installed only as the subpackage tinyrnn.kernels, never as a top-level `kernels`.
     package_dir={"tinyrnn.kernels": "kernels"},
     package_data={"tinyrnn.kernels": ["*.cu", "*.cuh", "*.h"]},
-    install_requires=["numpy>=1.24", "scipy>=1.10", "numba>=0.58", "statsmodels>=0.14"],
+    install_requires=["numpy>=1.24", "scipy>=1.10", "numba>=0.58", "statsmodels>=0.14",
+                      "threadpoolctl>=3.1"],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6.80"],
         "gpu": ["cupy-cuda13x>=13"],

@@ -18,6 +18,11 @@ from tinyrnn.backend import get_array_module
 from .validate import check_backward, check_forward
 
 
+def blas_threads(B, H):
+    """BLAS threads for the GEMMs around this kernel: None leaves BLAS as configured."""
+    return None
+
+
 def _activate(xp, a, nonlinearity):
     return xp.tanh(a) if nonlinearity == "tanh" else xp.maximum(a, 0)
 

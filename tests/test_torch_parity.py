@@ -155,3 +155,24 @@ def test_cross_entropy_and_optimizers_match_torch():
             opt.step()
             topt.step()
         np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-12, err_msg=str(kw))
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+def test_parity_holds_for_every_cpu_kernel(kernel):
+    rng = np.random.default_rng(7)
+    rnn = make_rnn(rng, 3, 5, 2, True)
+    twin = torch_twin(rnn)
+    x_np = rng.standard_normal((6, 4, 3))
+    lengths = np.array([6, 2, 5, 1])
+    x = tr.tensor(x_np, requires_grad=True)
+    with tr.use_kernel(kernel):
+        out, h_n = rnn(x, lengths=lengths)
+        (out.sum() + (h_n * h_n).sum()).backward()
+    tx = torch.tensor(x_np, requires_grad=True)
+    t_out, t_h = torch_forward(twin, tx, None, lengths, False)
+    (t_out.sum() + (t_h * t_h).sum()).backward()
+    assert_rel(out.data, t_out.detach().numpy(), "output")
+    assert_rel(h_n.data, t_h.detach().numpy(), "h_n")
+    assert_rel(x.grad, tx.grad.numpy(), "d input")
+    for name, p in rnn.named_parameters():
+        assert_rel(p.grad, getattr(twin, name).grad.numpy(), f"d {name}")

@@ -288,9 +288,16 @@ class Tensor:
         x = self.data
         xp = get_array_module(x)
 
+        parts = index if isinstance(index, tuple) else (index,)
+        basic = all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice))
+                    for p in parts)
+
         def backward(g):
             gx = xp.zeros_like(x)
-            xp.add.at(gx, index, g)  # scatter-add: repeated indices accumulate
+            if basic:  # a view: each element is picked at most once
+                gx[index] = g
+            else:
+                xp.add.at(gx, index, g)  # scatter-add: repeated indices accumulate
             return (gx,)
 
         return Tensor._op(x[index], (self,), backward)

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..backend import get_array_module, is_cuda_array, resolve_kernel
 from ..tensor import Tensor, concat, stack
+from ..threads import blas_threads
 from . import functional as F
 
 from tinyrnn.kernels.validate import check_lengths, check_nonlinearity, check_truncate
@@ -53,27 +54,30 @@ def rnn_direction(x, h0, w_ih, w_hh, b_ih, b_hh, *, nonlinearity="tanh", lengths
     order = _reverse_index(xp, T, B, lengths) if reverse else None
     xs = xp.ascontiguousarray(_gather_time(x.data, order) if reverse else x.data)
     x2 = xs.reshape(T * B, I)
-    xw = x2 @ w_ih.data.T
-    if b_ih is not None:
-        xw += b_ih.data + b_hh.data
-    hs = kernel.forward(xw.reshape(T, B, H), w_hh.data, h0.data, nonlinearity, lengths)
+    threads = kernel.blas_threads(B, H)
+    with blas_threads(threads):
+        xw = x2 @ w_ih.data.T
+        if b_ih is not None:
+            xw += b_ih.data + b_hh.data
+        hs = kernel.forward(xw.reshape(T, B, H), w_hh.data, h0.data, nonlinearity, lengths)
     out = _gather_time(hs, order) if reverse else hs
 
     def backward(g):
         g_hs = _gather_time(g, order) if reverse else g
-        d_a, d_h0 = kernel.backward(xp.ascontiguousarray(g_hs), hs, h0.data, w_hh.data,
-                                    nonlinearity, truncate, lengths, None)
-        d_a2 = d_a.reshape(T * B, H)
-        d_x = None
-        if x.requires_grad:
-            d_x = (d_a2 @ w_ih.data).reshape(T, B, I)
-            d_x = _gather_time(d_x, order) if reverse else d_x
-        d_w_ih = d_a2.T @ x2
-        # sum_t d_a_t^T h_{t-1}: h_{-1} = h0, the rest are the stored outputs.
-        d_w_hh = d_a[0].T @ h0.data
-        if T > 1:
-            d_w_hh += d_a[1:].reshape(-1, H).T @ hs[:-1].reshape(-1, H)
-        d_b = d_a2.sum(axis=0) if b_ih is not None else None
+        with blas_threads(threads):
+            d_a, d_h0 = kernel.backward(xp.ascontiguousarray(g_hs), hs, h0.data, w_hh.data,
+                                        nonlinearity, truncate, lengths, None)
+            d_a2 = d_a.reshape(T * B, H)
+            d_x = None
+            if x.requires_grad:
+                d_x = (d_a2 @ w_ih.data).reshape(T, B, I)
+                d_x = _gather_time(d_x, order) if reverse else d_x
+            d_w_ih = d_a2.T @ x2
+            # sum_t d_a_t^T h_{t-1}: h_{-1} = h0, the rest are the stored outputs.
+            d_w_hh = d_a[0].T @ h0.data
+            if T > 1:
+                d_w_hh += d_a[1:].reshape(-1, H).T @ hs[:-1].reshape(-1, H)
+            d_b = d_a2.sum(axis=0) if b_ih is not None else None
         return d_x, d_h0, d_w_ih, d_w_hh, d_b, d_b
 
     parents = (x, h0, w_ih, w_hh) + ((b_ih, b_hh) if b_ih is not None else ())
@@ -155,7 +159,6 @@ def rnn(input, hx, weights, *, nonlinearity="tanh", batch_first=False, dropout_p
         lengths = check_lengths(lengths, T, B, xp)
 
     batch = xp.arange(B)
-    last = (lengths - 1) if lengths is not None else xp.full(B, T - 1)
     layer_input, finals = x, []
     for layer in range(num_layers):
         outputs = []
@@ -168,7 +171,10 @@ def rnn(input, hx, weights, *, nonlinearity="tanh", batch_first=False, dropout_p
             outputs.append(out)
             # The forward direction ends at each sequence's last real step, the reverse
             # direction at step 0.
-            finals.append(out[last, batch] if d == 0 else out[0])
+            if d == 1:
+                finals.append(out[0])
+            else:
+                finals.append(out[T - 1] if lengths is None else out[lengths - 1, batch])
         layer_input = outputs[0] if num_directions == 1 else concat(outputs, axis=2)
         if dropout_p > 0 and training and layer < num_layers - 1:
             layer_input = F.dropout(layer_input, dropout_p, training=True)
