@@ -8,16 +8,17 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["tinyrnn", "tinyrnn.nn", "tinyrnn.optim", 
+    packages=["tinyrnn", "tinyrnn.nn", "tinyrnn.optim", "tinyrnn.arima",
               "tinyrnn.kernels"],
     # The time-loop kernels live in the top-level folder kernels/ (see DESIGN.md) but are
     # installed only as the subpackage tinyrnn.kernels, never as a top-level `kernels`.
     package_dir={"tinyrnn.kernels": "kernels"},
-    package_data={"tinyrnn.kernels": ["*.cu", "*.cuh", "*.h"]},
+    package_data={"tinyrnn.kernels": ["*.cu", "*.cuh", "*.h"], "tinyrnn.arima": ["*.csv"]},
     install_requires=["numpy>=1.24", "scipy>=1.10", "numba>=0.58", "statsmodels>=0.14",
                       "threadpoolctl>=3.1"],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.80"],
+        "test": ["pytest>=7", "hypothesis>=6.80", "dask[distributed]>=2024.1", "tqdm>=4.60",
+                 "matplotlib>=3.7"],
         "gpu": ["cupy-cuda13x>=13"],
         "bench": ["matplotlib>=3.7"],
         "torch": ["torch>=2.1"],

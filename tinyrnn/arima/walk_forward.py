@@ -1,0 +1,64 @@
+"""The chapter's walk-forward experiment: refit on a growing history, forecast one step."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .model import ARIMA, _check_endog
+
+
+@dataclass
+class WalkForwardResult:
+    """One-step forecasts against what happened, with their MSE and RMSE."""
+
+    predictions: np.ndarray
+    expected: np.ndarray
+    mse: float
+    rmse: float
+    train_size: int
+
+    def plot(self, path=None, title="Walk-forward one-step forecasts"):
+        """Plot expected vs predicted; saved to ``path`` if given (matplotlib optional)."""
+        try:
+            import matplotlib
+            if path is not None:
+                matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError as e:
+            raise RuntimeError("plotting needs matplotlib: pip install matplotlib") from e
+        fig, ax = plt.subplots(figsize=(8, 4))
+        steps = np.arange(self.train_size, self.train_size + len(self.expected))
+        ax.plot(steps, self.expected, "o-", label="expected")
+        ax.plot(steps, self.predictions, "s--", color="red", label="predicted")
+        ax.set_title(f"{title} (RMSE {self.rmse:.3f})")
+        ax.set_xlabel("t")
+        ax.legend()
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=110)
+            plt.close(fig)
+        return fig
+
+
+def walk_forward(y, order=(5, 1, 0), train_frac: float = 0.66, trend=None,
+                 method: str = "mle") -> WalkForwardResult:
+    """Train on the first ``int(len(y) * train_frac)`` points; then, for each later point,
+    fit ARIMA(order) on everything seen so far, forecast one step, and add the point::
+
+        size = int(len(y) * train_frac); history = y[:size]
+        for t in test: yhat = ARIMA(history, order).fit().forecast()[0]; history += [t]
+    """
+    y = _check_endog(y)
+    if not 0 < train_frac < 1:
+        raise ValueError(f"train_frac must be in (0, 1), got {train_frac}")
+    size = int(len(y) * train_frac)
+    if size < 1 or size >= len(y):
+        raise ValueError(f"train_frac={train_frac} leaves no training or no test data for "
+                         f"{len(y)} points")
+    predictions = np.empty(len(y) - size)
+    for i, t in enumerate(range(size, len(y))):
+        predictions[i] = ARIMA(y[:t], order=order, trend=trend).fit(method=method).forecast()[0]
+    expected = y[size:]
+    mse = float(np.mean((expected - predictions) ** 2))
+    return WalkForwardResult(predictions, expected, mse, float(np.sqrt(mse)), size)
