@@ -32,90 +32,100 @@ BLAS_MIN_H = 1024
 
 # --------------------------------------------------------------------------- fused rows
 
-def _forward_fused(xw, w_t, h0, lengths, relu, n_blocks, hs):
+@njit(cache=True, error_model="numpy")
+def _forward_rows(xw, w_t, h0, lengths, relu, lo, hi, hs):
+    """The time loop for batch rows lo..hi-1 (one thread's block)."""
     T, B, H = xw.shape
-    for blk in prange(n_blocks):
-        lo, hi = blk * B // n_blocks, (blk + 1) * B // n_blocks
-        n = hi - lo
-        h = h0[lo:hi].copy()
-        a = np.empty((n, H), dtype=xw.dtype)
-        t_max = 0
+    n = hi - lo
+    h = h0[lo:hi].copy()
+    a = np.empty((n, H), dtype=xw.dtype)
+    t_max = 0
+    for r in range(n):
+        t_max = max(t_max, lengths[lo + r])
+    for t in range(t_max):
         for r in range(n):
-            t_max = max(t_max, lengths[lo + r])
-        for t in range(t_max):
-            for r in range(n):
-                for j in range(H):
-                    a[r, j] = xw[t, lo + r, j]
-            for k in range(H):
-                for r in range(n):
-                    hk = h[r, k]
-                    for j in range(H):
-                        a[r, j] += hk * w_t[k, j]
-            for r in range(n):
-                if t < lengths[lo + r]:
-                    if relu:
-                        for j in range(H):
-                            h[r, j] = a[r, j] if a[r, j] > 0 else 0
-                    else:
-                        for j in range(H):
-                            h[r, j] = tanh(a[r, j])
-                    for j in range(H):
-                        hs[t, lo + r, j] = h[r, j]
-        for r in range(n):
-            for t in range(lengths[lo + r], T):
-                for j in range(H):
-                    hs[t, lo + r, j] = 0
-
-
-def _backward_fused(g_hs, hs, w, lengths, relu, truncate, g_hn, n_blocks, d_xw, d_h0):
-    T, B, H = hs.shape
-    for blk in prange(n_blocks):
-        lo, hi = blk * B // n_blocks, (blk + 1) * B // n_blocks
-        n = hi - lo
-        dh = np.zeros((n, H), dtype=hs.dtype)
-        d_a = np.zeros((n, H), dtype=hs.dtype)
-        t_max = 0
-        for r in range(n):
-            t_max = max(t_max, lengths[lo + r])
-            for t in range(lengths[lo + r], T):
-                for j in range(H):
-                    d_xw[t, lo + r, j] = 0
-        for t in range(t_max - 1, -1, -1):
-            for r in range(n):
-                L = lengths[lo + r]
-                if t >= L:
-                    continue  # d_a stays 0 for this row: padded steps pass nothing back
-                if t == L - 1:
-                    for j in range(H):
-                        dh[r, j] += g_hn[lo + r, j]
-                for j in range(H):
-                    h = hs[t, lo + r, j]
-                    d = dh[r, j] + g_hs[t, lo + r, j]
-                    if relu:
-                        d_a[r, j] = d if h > 0 else 0
-                    else:
-                        d_a[r, j] = d * (1 - h * h)
-                    d_xw[t, lo + r, j] = d_a[r, j]
-            dh[:, :] = 0
-            if truncate > 0 and t > 0 and t % truncate == 0:
-                continue  # truncated BPTT: nothing flows from h_t back to h_{t-1}
             for j in range(H):
-                for r in range(n):
-                    dj = d_a[r, j]
-                    for k in range(H):
-                        dh[r, k] += dj * w[j, k]
+                a[r, j] = xw[t, lo + r, j]
+        for k in range(H):
+            for r in range(n):
+                hk = h[r, k]
+                for j in range(H):
+                    a[r, j] += hk * w_t[k, j]
         for r in range(n):
-            for k in range(H):
-                d_h0[lo + r, k] = dh[r, k]
+            if t < lengths[lo + r]:
+                if relu:
+                    for j in range(H):
+                        h[r, j] = a[r, j] if a[r, j] > 0 else 0
+                else:
+                    for j in range(H):
+                        h[r, j] = tanh(a[r, j])
+                for j in range(H):
+                    hs[t, lo + r, j] = h[r, j]
+    for r in range(n):
+        for t in range(lengths[lo + r], T):
+            for j in range(H):
+                hs[t, lo + r, j] = 0
 
 
-# One compiled copy runs the row blocks on threads; a serial copy serves a single block,
-# where waking a thread pool would cost more than the whole loop.
-# error_model="numpy": no ZeroDivisionError branches, which would stop vectorisation.
-_forward_fused_serial = njit(cache=True, error_model="numpy")(_forward_fused)
-_backward_fused_serial = njit(cache=True, error_model="numpy")(_backward_fused)
-_forward_fused_parallel = njit(cache=True, parallel=True, error_model="numpy")(_forward_fused)
-_backward_fused_parallel = njit(cache=True, parallel=True, error_model="numpy")(_backward_fused)
+@njit(cache=True, error_model="numpy")
+def _backward_rows(g_hs, hs, w, lengths, relu, truncate, g_hn, lo, hi, d_xw, d_h0):
+    """The reverse time loop for batch rows lo..hi-1 (one thread's block)."""
+    T, B, H = hs.shape
+    n = hi - lo
+    dh = np.zeros((n, H), dtype=hs.dtype)
+    d_a = np.zeros((n, H), dtype=hs.dtype)
+    t_max = 0
+    for r in range(n):
+        t_max = max(t_max, lengths[lo + r])
+        for t in range(lengths[lo + r], T):
+            for j in range(H):
+                d_xw[t, lo + r, j] = 0
+    for t in range(t_max - 1, -1, -1):
+        for r in range(n):
+            L = lengths[lo + r]
+            if t >= L:
+                continue  # d_a stays 0 for this row: padded steps pass nothing back
+            if t == L - 1:
+                for j in range(H):
+                    dh[r, j] += g_hn[lo + r, j]
+            for j in range(H):
+                h = hs[t, lo + r, j]
+                d = dh[r, j] + g_hs[t, lo + r, j]
+                if relu:
+                    d_a[r, j] = d if h > 0 else 0
+                else:
+                    d_a[r, j] = d * (1 - h * h)
+                d_xw[t, lo + r, j] = d_a[r, j]
+        dh[:, :] = 0
+        if truncate > 0 and t > 0 and t % truncate == 0:
+            continue  # truncated BPTT: nothing flows from h_t back to h_{t-1}
+        for j in range(H):
+            for r in range(n):
+                dj = d_a[r, j]
+                for k in range(H):
+                    dh[r, k] += dj * w[j, k]
+    for r in range(n):
+        for k in range(H):
+            d_h0[lo + r, k] = dh[r, k]
+
+
+# Row blocks on threads. The parallel drivers are separate functions from the block
+# loops: Numba's cache keys on the function, so one function compiled twice (serial and
+# parallel) would share, and mix up, its cache entries.
+@njit(cache=True, parallel=True)
+def _forward_parallel(xw, w_t, h0, lengths, relu, n_blocks, hs):
+    B = xw.shape[1]
+    for blk in prange(n_blocks):
+        _forward_rows(xw, w_t, h0, lengths, relu, blk * B // n_blocks,
+                      (blk + 1) * B // n_blocks, hs)
+
+
+@njit(cache=True, parallel=True)
+def _backward_parallel(g_hs, hs, w, lengths, relu, truncate, g_hn, n_blocks, d_xw, d_h0):
+    B = hs.shape[1]
+    for blk in prange(n_blocks):
+        _backward_rows(g_hs, hs, w, lengths, relu, truncate, g_hn, blk * B // n_blocks,
+                       (blk + 1) * B // n_blocks, d_xw, d_h0)
 
 
 # --------------------------------------------------------------------------- blas per step
@@ -208,8 +218,10 @@ def forward(xw, w_hh, h0, nonlinearity, lengths=None):
         _forward_blas(xw, w_t, h0, lengths, relu, hs)
     else:
         blocks = _blocks(B)
-        run = _forward_fused_parallel if blocks > 1 else _forward_fused_serial
-        run(xw, w_t, h0, lengths, relu, blocks, hs)
+        if blocks > 1:
+            _forward_parallel(xw, w_t, h0, lengths, relu, blocks, hs)
+        else:  # one block: waking a thread pool would cost more than the loop
+            _forward_rows(xw, w_t, h0, lengths, relu, 0, B, hs)
     return hs
 
 
@@ -226,6 +238,9 @@ def backward(g_hs, hs, h0, w_hh, nonlinearity, truncate=None, lengths=None, g_hn
         _backward_blas(g_hs, hs, w_hh, lengths, relu, truncate, g_hn, d_xw, d_h0)
     else:
         blocks = _blocks(B)
-        run = _backward_fused_parallel if blocks > 1 else _backward_fused_serial
-        run(g_hs, hs, w_hh, lengths, relu, truncate, g_hn, blocks, d_xw, d_h0)
+        if blocks > 1:
+            _backward_parallel(g_hs, hs, w_hh, lengths, relu, truncate, g_hn, blocks, d_xw,
+                               d_h0)
+        else:
+            _backward_rows(g_hs, hs, w_hh, lengths, relu, truncate, g_hn, 0, B, d_xw, d_h0)
     return d_xw, d_h0

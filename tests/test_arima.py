@@ -154,21 +154,26 @@ def test_css_minimises_the_conditional_sum_of_squares():
 
 def test_fit_many_equals_single_fits_and_runs_on_dask():
     rng = np.random.default_rng(1)
-    Y = np.cumsum(rng.standard_normal((6, 60)), axis=1)
+    Y = np.cumsum(rng.standard_normal((70, 60)), axis=1)  # >= 64: the parallel path
     many = fit_many(Y, (2, 1, 0))
-    assert many.params.shape == (6, 3) and many.param_names == ["ar.L1", "ar.L2", "sigma2"]
-    for i, y in enumerate(Y):
+    assert not many.refitted.any()
+    assert many.params.shape == (70, 3) and many.param_names == ["ar.L1", "ar.L2", "sigma2"]
+    # One joint optimisation finds the same maxima as the fits one by one.
+    for i, y in enumerate(Y[::7]):
+        i *= 7
         single = ARIMA(y, order=(2, 1, 0)).fit()
-        np.testing.assert_allclose(many.params[i], single.params, rtol=1e-10)
-        assert many.llf[i] == pytest.approx(single.llf, rel=1e-12)
+        assert many.llf[i] >= single.llf - 1e-6
+        assert many.llf[i] == pytest.approx(ARIMA(y, order=(2, 1, 0)).loglike(many.params[i]))
+        np.testing.assert_allclose(many.params[i], single.params, rtol=1e-2, atol=1e-3)
     distributed = pytest.importorskip("distributed", reason="dask[distributed] not installed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         on_dask = fit_many(Y, (2, 1, 0), scheduler=client)
         on_dask_default = fit_many(Y, (2, 1, 0), scheduler="dask")
-    np.testing.assert_allclose(on_dask.params, many.params, rtol=1e-10)
-    np.testing.assert_allclose(on_dask_default.llf, many.llf, rtol=1e-12)
+    for other in (on_dask, on_dask_default):
+        assert other.params.shape == many.params.shape
+        np.testing.assert_allclose(other.llf, many.llf, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("call, error, match", [

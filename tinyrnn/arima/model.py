@@ -30,9 +30,13 @@ from scipy import optimize
 from . import statespace as ss
 from .css import css_residuals
 from .results import ARIMAResults
+from .score import loglike_and_gradient
 from .transforms import is_invertible, is_stationary, unconstrain_stationary
 
 METHODS = ("mle", "css", "css-mle")
+# Stop when a step changes the mean log-likelihood by < 1e-10 (relative) or the gradient
+# is below 1e-6: log L is then within ~1e-7 of its maximum, far inside what matters.
+MLE_OPTIONS = {"maxiter": 1000, "ftol": 1e-10, "gtol": 1e-6}
 
 
 def _check_order(order):
@@ -210,37 +214,47 @@ class ARIMA:
         llf = -0.5 * len(e) * (np.log(2 * np.pi * sigma2) + 1)
         return params, llf, True
 
-    def _fit_mle(self, y, start):
-        """Maximise the exact likelihood; the data are scaled to unit variance (with the
-        diffuse variance scaled alike, so the problem is the same) for conditioning."""
+    def _scaled(self, y, start):
+        """The data scaled to unit variance (the diffuse variance scaled alike, so the
+        problem is the same), and the start values in those units, unconstrained."""
         k_trend, p, d, q = self._spec()
         scale = float(np.std(difference(y, d))) or 1.0
-        ys = y / scale
-        kappa = ss.KAPPA / scale ** 2
         s = start.copy()
         if k_trend:
             s[0] /= scale
         s[-1] /= scale ** 2
+        return y / scale, ss.KAPPA / scale ** 2, scale, self._unconstrain(s)
+
+    def _from_scaled(self, u, scale):
+        k_trend, p, d, q = self._spec()
+        params = ss.constrain(u, k_trend, p, q)
+        if k_trend:
+            params[0] *= scale
+        params[-1] *= scale ** 2
+        return params
+
+    def _fit_mle(self, y, start):
+        """Maximise the exact likelihood with L-BFGS-B and its exact gradient."""
+        k_trend, p, d, q = self._spec()
+        ys, kappa, scale, u_start = self._scaled(y, start)
         n_eff = self.nobs - d
+        scores = np.empty((self.nobs, self.k_params))
 
         def objective(u):
-            value, grad = ss.loglike_and_grad(ys, u, k_trend, p, d, q, kappa)
+            value, grad = loglike_and_gradient(ys, u, k_trend, p, d, q, kappa, scores)
             if not np.isfinite(value):
                 return np.inf, np.zeros_like(u)
             return -value / n_eff, -grad / n_eff
 
         best = None
-        for u0 in (self._unconstrain(s), np.r_[s[:k_trend], np.zeros(p + q), 1.0]):
+        for u0 in (u_start, np.r_[u_start[:k_trend], np.zeros(p + q), 1.0]):
             res = optimize.minimize(objective, u0, jac=True, method="L-BFGS-B",
-                                    options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-8})
+                                    options=MLE_OPTIONS)
             if best is None or res.fun < best.fun:
                 best = res
             if res.success and best is res:
                 break  # the first start converged: the second is only a fallback
-        params = ss.constrain(best.x, k_trend, p, q)
-        if k_trend:
-            params[0] *= scale
-        params[-1] *= scale ** 2
+        params = self._from_scaled(best.x, scale)
         return params, self.loglike(params), bool(best.success)
 
     def fit(self, method: str = "mle", start_params=None) -> ARIMAResults:

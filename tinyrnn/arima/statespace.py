@@ -208,7 +208,7 @@ def kalman(y, T, R, Z, c, sigma2, a, P, burn, llf_obs, fitted, F_out):
         scale = 0.0
         for i in range(m):
             scale = max(scale, abs(P[i, i].real) + abs(P[i, i].imag))
-        converged = t >= burn and change <= 1e-15 * scale
+        converged = t >= burn and change <= 1e-9 * scale
     return llf
 
 

@@ -56,9 +56,12 @@ def walk_forward(y, order=(5, 1, 0), train_frac: float = 0.66, trend=None,
     if size < 1 or size >= len(y):
         raise ValueError(f"train_frac={train_frac} leaves no training or no test data for "
                          f"{len(y)} points")
-    predictions = np.empty(len(y) - size)
-    for i, t in enumerate(range(size, len(y))):
-        predictions[i] = ARIMA(y[:t], order=order, trend=trend).fit(method=method).forecast()[0]
+    # The refits are independent (each starts from its own Hannan-Rissanen values), so
+    # they are fitted together, as one batch: the same estimates as one fit after another.
+    from .batch import fit_models
+    models = [ARIMA(y[:t], order=order, trend=trend) for t in range(size, len(y))]
+    rows = fit_models(models, method)
+    predictions = np.array([m.filter(row[0]).forecast()[0] for m, row in zip(models, rows)])
     expected = y[size:]
     mse = float(np.mean((expected - predictions) ** 2))
     return WalkForwardResult(predictions, expected, mse, float(np.sqrt(mse)), size)
