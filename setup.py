@@ -8,7 +8,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["tinyrnn", "tinyrnn.nn", "tinyrnn.optim", "tinyrnn.arima",
+    packages=["tinyrnn", "tinyrnn.nn", "tinyrnn.optim", "tinyrnn.arima", "tinyrnn.data",
+              "tinyrnn.workflows",
               "tinyrnn.kernels"],
     # The time-loop kernels live in the top-level folder kernels/ (see DESIGN.md) but are
     # installed only as the subpackage tinyrnn.kernels, never as a top-level `kernels`.

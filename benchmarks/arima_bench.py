@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import RESULTS, cpu_model, machine_slug, versions  # noqa: E402
+from tinyrnn.bench import RESULTS, cpu_model, machine_slug, versions
 
-from tinyrnn.arima import ARIMA, fit_many, load_shampoo, walk_forward  # noqa: E402
+from tinyrnn.arima import ARIMA, fit_many, load_shampoo, walk_forward
 
 
 def timed(fn, repeat=1):

@@ -1,0 +1,1 @@
+"""The chapter's end-to-end workflows: sentiment classification and forecasting."""
