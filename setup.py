@@ -14,7 +14,8 @@ setup(
     # The time-loop kernels live in the top-level folder kernels/ (see DESIGN.md) but are
     # installed only as the subpackage tinyrnn.kernels, never as a top-level `kernels`.
     package_dir={"tinyrnn.kernels": "kernels"},
-    package_data={"tinyrnn.kernels": ["*.cu", "*.cuh", "*.h"], "tinyrnn.arima": ["*.csv"]},
+    package_data={"tinyrnn.kernels": ["*.cu", "emulation/*.h", "emulation/*.cpp"],
+                  "tinyrnn.arima": ["*.csv"]},
     install_requires=["numpy>=1.24", "scipy>=1.10", "numba>=0.58", "statsmodels>=0.14",
                       "threadpoolctl>=3.1"],
     extras_require={
