@@ -369,7 +369,8 @@ def main(argv=None):
         run_suite(suite, shapes, repeat, rows)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"{machine_slug(info)}-{info['date'][:10]}{('-' + args.tag) if args.tag else ''}"
+    stem = f"{machine_slug(info)}-{info['date'][:10]}" + ("-quick" if args.quick else "") + \
+        (f"-{args.tag}" if args.tag else "")
     (args.out / f"{stem}.json").write_text(json.dumps(
         {"machine": info, "sgemm_gflops": sgemm, "quick": args.quick, "rows": rows}, indent=1))
     tables = [ratio_table(rows, s, "torch-cpu" if s == "cpu" else "torch-cudnn", sgemm[s])
