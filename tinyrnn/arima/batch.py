@@ -19,6 +19,7 @@ import numpy as np
 from scipy import optimize
 
 from ..threads import blas_threads
+from . import statespace as ss
 from .model import ARIMA, MLE_OPTIONS, _check_order
 from .score import batch_information, batch_loglike_gradient
 
@@ -109,8 +110,9 @@ def _fit_models_mle(models):
     rows = []
     for i, m in enumerate(models):
         if g_pre[i] <= ACCEPT_GRADIENT:
-            params = m._from_scaled(U[i], scales[i])
-            rows.append((params, m.loglike(params), True, False))
+            params = m._from_scaled(U[i], scales[i])  # constrained: valid by construction
+            rows.append((params, float(ss.loglike(m.endog, params, k_trend, p, d, q, ss.KAPPA)),
+                         True, False))
         else:
             r = m.fit(method="mle")
             rows.append((r.params, r.llf, r.converged, True))

@@ -34,30 +34,40 @@ def constrain_stationary(u):
 
 
 @njit(cache=True, nogil=True)
-def unconstrain_stationary(phi):
-    """The inverse of ``constrain_stationary`` (phi must be stationary)."""
+def partial_autocorrelations(phi):
+    """The Durbin-Levinson recursion run backwards (step-down): phi -> r_1 .. r_p. The
+    polynomial is stationary exactly when every |r_k| < 1; the recursion stops (leaving
+    the rest 1) at the first |r_k| >= 1."""
     k = phi.shape[0]
     cur = phi.copy()
-    r = np.zeros(k, dtype=phi.dtype)
+    r = np.ones(k, dtype=phi.dtype)
     for n in range(k - 1, -1, -1):
         r[n] = cur[n]
-        if n == 0:
+        if n == 0 or abs(r[n]) >= 1.0:
             break
         denom = 1.0 - r[n] * r[n]
         nxt = np.zeros(n, dtype=phi.dtype)
         for i in range(n):
             nxt[i] = (cur[i] + r[n] * cur[n - 1 - i]) / denom
         cur[:n] = nxt
+    return r
+
+
+@njit(cache=True, nogil=True)
+def unconstrain_stationary(phi):
+    """The inverse of ``constrain_stationary`` (phi must be stationary)."""
+    r = partial_autocorrelations(phi)
     return r / np.sqrt(1.0 - r * r)
 
 
 def is_stationary(phi) -> bool:
     """All roots of ``1 - phi_1 z - ... - phi_p z^p`` lie outside the unit circle."""
-    phi = np.asarray(phi, dtype=float)
+    phi = np.asarray(phi, dtype=np.float64)
     if phi.size == 0:
         return True
-    roots = np.roots(np.r_[-phi[::-1], 1.0])
-    return bool(np.all(np.abs(roots) > 1.0 + 1e-8))
+    if not np.all(np.isfinite(phi)):
+        return False
+    return bool(np.all(np.abs(partial_autocorrelations(phi)) < 1.0 - 1e-12))
 
 
 def is_invertible(theta) -> bool:
