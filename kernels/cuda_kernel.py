@@ -68,6 +68,17 @@ def plan(B, H, dtype, kernel_name="rnn_forward_persistent"):
     return plan_persistent(B, H, np.dtype(dtype).itemsize, sms, max_shared, blocks_per_sm)
 
 
+def _choose(B, H, dtype, kernel_name, persistent):
+    """The persistent plan, or None for the cuBLAS-per-step path; ``persistent`` True/False
+    forces one (tests, benchmarks)."""
+    if persistent is False:
+        return None
+    p = plan(B, H, dtype, kernel_name)
+    if persistent and p is None:
+        raise ValueError(f"no persistent launch fits H={H} ({np.dtype(dtype)}) on this device")
+    return p
+
+
 def _launch_cooperative(name, dtype, p, args):
     kernel = _kernel(name, dtype)
     kernel.max_dynamic_shared_size_bytes = p.shared_bytes
@@ -91,9 +102,7 @@ def forward(xw, w_hh, h0, nonlinearity, lengths=None, *, persistent=None):
     lengths = _lengths_or_full(cp, lengths, T, B)
     relu = np.int32(nonlinearity == "relu")
     hs = cp.empty_like(xw)
-    p = plan(B, H, xw.dtype) if persistent is not False else None
-    if persistent and p is None:
-        raise ValueError(f"no persistent launch fits H={H} ({xw.dtype}) on this device")
+    p = _choose(B, H, xw.dtype, "rnn_forward_persistent", persistent)
     if p is not None:
         state = cp.empty((2, B, H), dtype=xw.dtype)
         barrier = cp.zeros(2, dtype=cp.uint32)
@@ -124,9 +133,7 @@ def backward(g_hs, hs, h0, w_hh, nonlinearity, truncate=None, lengths=None, g_hn
     cut = np.int32(0 if truncate is None else truncate)
     d_xw = cp.empty_like(hs)
     d_h0 = cp.empty_like(h0)
-    p = plan(B, H, hs.dtype, "rnn_backward_persistent") if persistent is not False else None
-    if persistent and p is None:
-        raise ValueError(f"no persistent launch fits H={H} ({hs.dtype}) on this device")
+    p = _choose(B, H, hs.dtype, "rnn_backward_persistent", persistent)
     if p is not None:
         dbuf = cp.empty((2, B, H), dtype=hs.dtype)
         barrier = cp.zeros(2, dtype=cp.uint32)

@@ -266,6 +266,16 @@ def _series_loglike_gradient(y, u, kappa, k_trend, p, d, q):
     return loglike_and_gradient(y, u, k_trend, p, d, q, kappa, scores)
 
 
+@njit(cache=True, nogil=True)
+def _batch_item(i, y_flat, offsets, U, kappas, k_trend, p, d, q, information, values, grads,
+                info):
+    y = y_flat[offsets[i]:offsets[i + 1]]
+    if information:
+        info[i] = _series_information(y, U[i], kappas[i], k_trend, p, d, q)
+    else:
+        values[i], grads[i] = _series_loglike_gradient(y, U[i], kappas[i], k_trend, p, d, q)
+
+
 # Serial and parallel drivers are separate functions: Numba's cache keys on the function,
 # so one function compiled both ways would mix up its cache entries.
 @njit(cache=True, nogil=True)
@@ -273,11 +283,8 @@ def _batch_serial(y_flat, offsets, U, kappas, k_trend, p, d, q, information):
     N, k = U.shape
     values, grads, info = np.empty(N), np.empty((N, k)), np.empty((N, k, k))
     for i in range(N):
-        y = y_flat[offsets[i]:offsets[i + 1]]
-        if information:
-            info[i] = _series_information(y, U[i], kappas[i], k_trend, p, d, q)
-        else:
-            values[i], grads[i] = _series_loglike_gradient(y, U[i], kappas[i], k_trend, p, d, q)
+        _batch_item(i, y_flat, offsets, U, kappas, k_trend, p, d, q, information, values, grads,
+                    info)
     return values, grads, info
 
 
@@ -286,11 +293,8 @@ def _batch_parallel(y_flat, offsets, U, kappas, k_trend, p, d, q, information):
     N, k = U.shape
     values, grads, info = np.empty(N), np.empty((N, k)), np.empty((N, k, k))
     for i in prange(N):
-        y = y_flat[offsets[i]:offsets[i + 1]]
-        if information:
-            info[i] = _series_information(y, U[i], kappas[i], k_trend, p, d, q)
-        else:
-            values[i], grads[i] = _series_loglike_gradient(y, U[i], kappas[i], k_trend, p, d, q)
+        _batch_item(i, y_flat, offsets, U, kappas, k_trend, p, d, q, information, values, grads,
+                    info)
     return values, grads, info
 
 
