@@ -75,7 +75,8 @@ def main():
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"numba-startup-{machine_slug({'cpu': cpu_model(), 'cores': os.cpu_count()})}-{date}.md"
+    machine = machine_slug({"cpu": cpu_model(), "cores": os.cpu_count()})
+    path = RESULTS / f"numba-startup-{machine}-{date}.md"
     path.write_text(text)
     print(f"wrote {path}")
 

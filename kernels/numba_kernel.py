@@ -8,11 +8,12 @@ step. Inside a block two strategies, chosen by size:
   k -> row -> j over ``W_hh^T`` (k-major), so the innermost loop runs along contiguous
   memory and vectorises, and each row of ``W_hh^T`` is reused by every row of the block
   while it is in L1. k advances four at a time, so ``a`` is loaded and stored once per
-  four rows (measured: 30-45% faster at H=32 than one at a time; eight was slower). The backward ``dh = d_a W_hh`` uses ``W_hh`` itself row-major the
-  same way. Rows past their length are skipped, not masked.
-* ``blas`` (B*H >= 8192 or H >= 1024): one GEMM per step (``np.dot``, OpenBLAS with its own threads) over
-  all rows, then one fused elementwise pass; the weights no longer fit in cache, so
-  BLAS's blocking is what pays.
+  four rows (measured: 30-45% faster at H=32 than one at a time; eight was slower).
+  The backward ``dh = d_a W_hh`` uses ``W_hh`` itself row-major the same way. Rows past
+  their length are skipped, not masked.
+* ``blas`` (B*H >= 8192 or H >= 1024): one GEMM per step over all rows (NumPy's BLAS,
+  called from Python: a step this size hides the call), then one compiled elementwise
+  pass; the weights no longer fit in cache, so BLAS's blocking is what pays.
 
 Compiled with ``cache=True``: a new process loads the machine code instead of compiling.
 """

@@ -59,8 +59,6 @@ def _as_series_list(Y):
 
 def fit_models(models, method="mle"):
     """Fit models of one order together; rows of (params, llf, converged, refitted)."""
-    k_trend, p, d, q = models[0]._spec()
-    k = models[0].k_params
     if method != "mle":  # CSS needs no joint machinery: it is a least-squares fit each
         out = []
         for m in models:

@@ -1,7 +1,6 @@
 """Stateless functions: activations, dropout, linear/embedding, losses, and the fused RNN."""
 from __future__ import annotations
 
-import numpy as np
 
 from ..backend import get_array_module, to_device
 from ..random import generator
@@ -124,4 +123,4 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     return _reduce(diff * diff, reduction)
 
 
-from .fused_rnn import rnn  # noqa: E402  (the fused op uses dropout above)
+from .fused_rnn import rnn  # noqa: E402,F401  (re-exported; the fused op uses dropout above)

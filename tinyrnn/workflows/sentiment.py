@@ -29,7 +29,6 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 
 import tinyrnn as tr
 import tinyrnn.nn.functional as F
