@@ -56,6 +56,8 @@ def test_load_refuses_pickles(tmp_path):
         tr.load(obj)
     with pytest.raises(TypeError, match="numeric"):
         tr.save({"w": np.array(["x"])}, tmp_path / "s.npz")
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        tr.load(tmp_path / "missing.npz")
 
 
 def test_load_state_dict_validates_before_writing():

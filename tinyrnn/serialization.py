@@ -49,6 +49,8 @@ def save(state_dict, path) -> None:
 def load(path) -> dict:
     """Read a checkpoint written by ``save``; pickled content is refused, never executed."""
     path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no checkpoint at {path!r}")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path!r} is not a tinyrnn checkpoint (.npz archive); pickled or "
                          "other files are refused")
