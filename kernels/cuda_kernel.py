@@ -44,20 +44,29 @@ def _kernel(name, dtype):
     return _module().get_function(f"{name}_{_SUFFIX[np.dtype(dtype)]}")
 
 
+_ATTR_MAX_SHARED_PER_BLOCK_OPTIN = 97  # cudaDevAttrMaxSharedMemoryPerBlockOptin
+
+
 @functools.lru_cache(maxsize=None)
-def _device_limits():
+def _device_limits(device_id):
+    """(multiprocessors, the most dynamic shared memory a block may opt in to)."""
     cp = import_cupy()
-    device = cp.cuda.Device()
-    attributes = device.attributes
-    return (attributes["MultiProcessorCount"],
-            attributes.get("MaxSharedMemoryPerBlockOptin",
-                           attributes["MaxSharedMemoryPerBlock"]))
+    props = cp.cuda.runtime.getDeviceProperties(device_id)
+    optin = props.get("sharedMemPerBlockOptin") or cp.cuda.runtime.deviceGetAttribute(
+        _ATTR_MAX_SHARED_PER_BLOCK_OPTIN, device_id)
+    return int(props["multiProcessorCount"]), int(optin)
 
 
 def plan(B, H, dtype, kernel_name="rnn_forward_persistent"):
     """The persistent launch for this shape on the current device, or None (fallback)."""
     cp = import_cupy()
-    sms, max_shared = _device_limits()
+    return _plan(B, H, np.dtype(dtype), kernel_name, cp.cuda.runtime.getDevice())
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(B, H, dtype, kernel_name, device_id):
+    cp = import_cupy()
+    sms, max_shared = _device_limits(device_id)
     kernel = _kernel(kernel_name, dtype)
 
     def blocks_per_sm(block, smem):
