@@ -32,6 +32,7 @@ __device__ __forceinline__ double tr_tanh(double x) { return tanh(x); }
 // bar[0] counts arrivals, bar[1] is the generation the waiting blocks watch.
 __device__ void tr_grid_sync(unsigned int* bar) {
     __syncthreads();
+    if (gridDim.x == 1) return;  // one block: __syncthreads is the whole barrier
     if (threadIdx.x == 0) {
         volatile unsigned int* generation = bar + 1;
         const unsigned int seen = *generation;

@@ -69,11 +69,14 @@ def _ints(*values):
 class Emulated:
     """The kernel contract run by the emulated CUDA kernels (persistent or step-by-step)."""
 
-    def __init__(self, lib, multiprocessors=3, block=None, grid=None):
+    def __init__(self, lib, multiprocessors=3, block=None, grid=None, max_shared=None):
         self.lib, self.sms, self.block, self.grid = lib, multiprocessors, block, grid
+        self.max_shared = max_shared
 
     def _plan(self, B, H, dtype):
-        p = plan_persistent(B, H, np.dtype(dtype).itemsize, self.sms, 1 << 20)
+        # A tiny shared-memory budget forces the multi-block plan (several blocks).
+        p = plan_persistent(B, H, np.dtype(dtype).itemsize, self.sms,
+                            self.max_shared or shared_bytes(-(-H // self.sms), H, 1024, 8))
         block = self.block or min(p.block, 64)  # few threads: the emulation runs them all
         grid = self.grid or p.grid
         return grid, block, p.rows, shared_bytes(p.rows, H, block, np.dtype(dtype).itemsize,
@@ -155,6 +158,7 @@ emulated_cases = st.fixed_dictionaries({
     "dtype": st.sampled_from([np.float64, np.float32]),
     "nl": st.sampled_from(["tanh", "relu"]), "truncate": st.one_of(st.none(), st.integers(1, 4)),
     "lengths": st.booleans(), "sms": st.integers(1, 4), "grid": st.sampled_from([None, 1, 2]),
+    "single_block_plan": st.booleans(),
     "seed": st.integers(0, 2**31 - 1),
 })
 
@@ -166,7 +170,8 @@ def test_emulated_persistent_kernels_equal_the_reference(emu, c):
     xw, w, h0, g, g_hn = _case(rng, c["T"], c["B"], c["H"], c["dtype"])
     lengths = random_lengths(rng, c["T"], c["B"]) if c["lengths"] else None
     # sms sets the slices (several blocks); grid < slices makes blocks own several slices.
-    k = Emulated(emu, multiprocessors=c["sms"], grid=c["grid"])
+    k = Emulated(emu, multiprocessors=c["sms"], grid=c["grid"],
+                 max_shared=1 << 20 if c["single_block_plan"] else None)
     tol = 1e-10 if c["dtype"] == np.float64 else 1e-5
     hs = k.forward(xw, w, h0, c["nl"], lengths)
     hs_ref = ref.forward(xw, w, h0, c["nl"], lengths)
@@ -202,13 +207,16 @@ def test_emulated_persistent_kernels_are_deterministic(emu):
 
 
 def test_launch_plan():
+    small = plan_persistent(B=1, H=32, itemsize=4, multiprocessors=132,
+                            max_shared_bytes=227 * 1024)
+    assert (small.grid, small.rows) == (1, 32)  # one block: no grid barrier per step
     p = plan_persistent(B=4, H=1024, itemsize=4, multiprocessors=132,
                         max_shared_bytes=227 * 1024)
     assert p.grid <= 132 and p.rows * p.grid >= 1024 and p.shared_bytes <= 227 * 1024
     assert p.shared_bytes == (p.rows * 1024 + p.block) * 4
     assert plan_persistent(B=64, H=8192, itemsize=4, multiprocessors=132,
                            max_shared_bytes=227 * 1024) is None  # does not fit: cuBLAS steps
-    assert plan_persistent(1, 32, 8, 132, 227 * 1024).grid == 32  # one unit per block
+    assert plan_persistent(1, 1760, 8, 132, 227 * 1024).rows == 14  # 14 units per block
     assert plan_persistent(4, 512, 4, 132, 227 * 1024, blocks_per_sm=lambda b, s: 0) is None
     with pytest.raises(ValueError):
         plan_persistent(0, 8, 4, 1, 1)
