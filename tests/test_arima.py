@@ -199,3 +199,26 @@ def test_fit_many_equals_single_fits_and_runs_on_dask():
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@settings(max_examples=20)
+@given(p=st.integers(0, 3), d=st.integers(0, 2), q=st.integers(0, 2), trend=st.booleans(),
+       seed=st.integers(0, 2**31 - 1))
+def test_forward_mode_scores_equal_complex_step_scores(p, d, q, trend, seed):
+    """Two independent derivations of the exact score must agree to rounding."""
+    from tinyrnn.arima import score, statespace
+    rng = np.random.default_rng(seed)
+    k_trend = int(trend and d == 0)
+    y = rng.standard_normal(60).cumsum() if d else rng.standard_normal(60) + 2
+    u = 0.6 * rng.standard_normal(k_trend + p + q + 1)
+    params = statespace.constrain(u, k_trend, p, q)
+    forward = np.empty((60, len(u)))
+    llf = score.loglike_scores(y, params, k_trend, p, d, q, statespace.KAPPA, forward)
+    complex_step = statespace.score_obs(y, params, k_trend, p, d, q, statespace.KAPPA)
+    assert llf == pytest.approx(statespace.loglike(y, params, k_trend, p, d, q, statespace.KAPPA),
+                                rel=1e-12)
+    np.testing.assert_allclose(forward, complex_step, rtol=1e-9,
+                               atol=1e-9 * np.abs(complex_step).max())
+    value, grad = score.loglike_and_gradient(y, u, k_trend, p, d, q, statespace.KAPPA, forward)
+    _, grad_cs = statespace.loglike_and_grad(y, u, k_trend, p, d, q, statespace.KAPPA)
+    np.testing.assert_allclose(grad, grad_cs, rtol=1e-8, atol=1e-8 * np.abs(grad_cs).max())

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .statespace import LOG_2PI, _matmul, _matmul_t, _sparse_rows, constrain, split_params, \
-    system
+from .statespace import LOG_2PI, STEADY_STATE_TOL, _matmul, _matmul_t, _sparse_rows, \
+    constrain, split_params, system
 
 
 @njit(cache=True, nogil=True)
@@ -102,6 +102,9 @@ def loglike_scores(y, params, k_trend, p, d, q, kappa, scores):
     cached = False  # F, K, dF, dK were computed from the converged P
     F = 1.0
     for t in range(n):
+        if cached:  # F, K and their derivatives are fixed from here on
+            return llf + _steady_tail(y, t, a, da, K, dK, F, dF, const, k_trend, p, d, Z, ptr,
+                                      cols, vals, scores)
         yhat = const
         for s in range(m):
             yhat += Z[s] * a[s]
@@ -210,7 +213,6 @@ def loglike_scores(y, params, k_trend, p, d, q, kappa, scores):
                         if j == e:
                             TP_term += sigma2 * R[s]
                     acc += TP_term
-                    change = max(change, abs(acc - dP[i, s, j]))
                     dP[i, s, j] = acc
                     dP[i, j, s] = acc
         scale = 0.0
@@ -223,7 +225,55 @@ def loglike_scores(y, params, k_trend, p, d, q, kappa, scores):
                 P[s, j] = acc
                 P[j, s] = acc
             scale = max(scale, abs(P[s, s]))
-        converged = t >= d and change <= 1e-9 * scale
+        # The same test as the filter's (on P alone), so that these scores are exactly the
+        # derivatives of statespace.loglike, steady state included.
+        converged = t >= d and change <= STEADY_STATE_TOL * scale
+    return llf
+
+
+@njit(cache=True, nogil=True)
+def _steady_tail(y, t0, a, da, K, dK, F, dF, const, k_trend, p, d, Z, ptr, cols, vals,
+                 scores):
+    """Steps t0.. once the filter is steady: only a_t and its derivatives still move,
+    ``a_{t+1} = T a_t + K v_t`` and ``a'_{t+1} = T a'_t + T' a_t + K' v_t + K v'_t``. The
+    derivatives are kept parameter-minor (m x k), so the inner loops run over parameters."""
+    n, m, k = y.shape[0], a.shape[0], da.shape[0]
+    da_t = np.ascontiguousarray(da.T)
+    dK_t = np.ascontiguousarray(dK.T)
+    new = np.empty_like(da_t)
+    a = a.copy()
+    a_new = np.empty(m)
+    dv = np.empty(k)
+    half_log = 0.5 * (LOG_2PI + np.log(F))
+    llf = 0.0
+    for t in range(t0, n):
+        v = y[t] - const
+        for s in range(m):
+            v -= Z[s] * a[s]
+        for i in range(k):
+            dv[i] = -1.0 if (k_trend and i == 0) else 0.0
+        for s in range(m):
+            if Z[s] != 0:
+                for i in range(k):
+                    dv[i] -= Z[s] * da_t[s, i]
+        llf -= half_log + 0.5 * v * v / F
+        for i in range(k):
+            scores[t, i] = -0.5 * (dF[i] / F + 2 * v * dv[i] / F - v * v * dF[i] / (F * F))
+        for s in range(m):
+            acc = K[s] * v
+            for nz in range(ptr[s], ptr[s + 1]):
+                acc += vals[nz] * a[cols[nz]]
+            a_new[s] = acc
+            for i in range(k):
+                new[s, i] = dK_t[s, i] * v + K[s] * dv[i]
+            for nz in range(ptr[s], ptr[s + 1]):
+                c, w = cols[nz], vals[nz]
+                for i in range(k):
+                    new[s, i] += w * da_t[c, i]
+        for j in range(p):  # dT = e_{d+j} e_d' for AR coefficient j
+            new[d + j, k_trend + j] += a[d]
+        da_t, new = new, da_t
+        a, a_new = a_new, a
     return llf
 
 
