@@ -57,8 +57,11 @@ def _as_series_list(Y):
     return series
 
 
-def fit_models(models, method="mle"):
-    """Fit models of one order together; rows of (params, llf, converged, refitted)."""
+def fit_models(models, method="mle", gtol=None):
+    """Fit models of one order together; rows of (params, llf, converged, refitted).
+
+    ``gtol``: stop once every series' preconditioned gradient is below it (default
+    ``JOINT_GTOL``; smaller values pin the estimates down further)."""
     if method != "mle":  # CSS needs no joint machinery: it is a least-squares fit each
         out = []
         for m in models:
@@ -66,29 +69,27 @@ def fit_models(models, method="mle"):
             out.append((r.params, r.llf, r.converged, False))
         return out
     with blas_threads(1):  # see tinyrnn/threads.py: spinning BLAS workers stall the loops
-        return _fit_models_mle(models)
+        return _fit_models_mle(models, JOINT_GTOL if gtol is None else gtol)
 
 
-def _fit_models_mle(models):
-    k_trend, p, d, q = models[0]._spec()
-    k = models[0].k_params
-    N = len(models)
-    scaled = [m._scaled(m.endog, m._start_params(m.endog)) for m in models]
-    y_flat = np.concatenate([s[0] for s in scaled])
-    offsets = np.r_[0, np.cumsum([m.nobs for m in models])].astype(np.int64)
-    kappas = np.array([s[1] for s in scaled])
-    scales = np.array([s[2] for s in scaled])
-    U0 = np.array([s[3] for s in scaled])
-    n_eff = np.array([m.nobs - d for m in models], dtype=float)
+def _joint_run(ys, U, kappas, n_eff, spec, maxiter, gtol):
+    """One L-BFGS-B run over the (scaled) series ``ys`` from unconstrained ``U``.
 
-    info = batch_information(y_flat, offsets, U0, kappas, k_trend, p, d, q) / n_eff[:, None,
-                                                                                     None]
+    Returns the new U and each series' largest gradient component in its preconditioned
+    coordinates (of its mean log-likelihood)."""
+    k_trend, p, d, q = spec
+    N, k = U.shape
+    y_flat = np.concatenate(ys)
+    offsets = np.r_[0, np.cumsum([len(y) for y in ys])].astype(np.int64)
+    info = batch_information(y_flat, offsets, U, kappas, k_trend, p, d, q) / n_eff[:, None,
+                                                                                    None]
     ridge = 1e-6 * (np.trace(info, axis1=1, axis2=2) / k + 1.0)
     info += ridge[:, None, None] * np.eye(k)
-    L_inv = np.linalg.inv(np.linalg.cholesky(info))  # u_i = u0_i + L_inv_i' z_i
+    L_inv = np.linalg.inv(np.linalg.cholesky(info))  # u_i = U_i + L_inv_i' z_i
+    last = {}
 
     def unpack(z):
-        return U0 + np.einsum("nji,nj->ni", L_inv, z.reshape(N, k))
+        return U + np.einsum("nji,nj->ni", L_inv, z.reshape(N, k))
 
     def objective(z):
         values, grads = batch_loglike_gradient(y_flat, offsets, unpack(z), kappas,
@@ -96,14 +97,43 @@ def _fit_models_mle(models):
         if not np.all(np.isfinite(values)):
             return np.inf, np.zeros_like(z)
         g = -np.einsum("nij,nj->ni", L_inv, grads) / n_eff[:, None]
+        last.update(z=z.copy(), g=np.abs(g).max(axis=1))
         return float(-np.sum(values / n_eff)), g.ravel()
 
-    options = dict(MLE_OPTIONS, ftol=0.0, gtol=JOINT_GTOL, maxcor=20)
+    options = dict(MLE_OPTIONS, ftol=0.0, gtol=gtol, maxcor=20, maxiter=maxiter)
     res = optimize.minimize(objective, np.zeros(N * k), jac=True, method="L-BFGS-B",
                             options=options)
-    U = unpack(res.x)
-    _, grads = batch_loglike_gradient(y_flat, offsets, U, kappas, k_trend, p, d, q)
-    g_pre = np.abs(np.einsum("nij,nj->ni", L_inv, grads) / n_eff[:, None]).max(axis=1)
+    if "z" not in last or not np.array_equal(last["z"], res.x):
+        objective(res.x)
+    return unpack(res.x), last["g"]
+
+
+# Most series converge within ten evaluations, a few need many more: rather than evaluating
+# every series until the slowest is done, each phase goes on with the unfinished ones only.
+# A small batch is cheap to evaluate, and restarting would only lose L-BFGS's curvature.
+PHASE_ITERATIONS = (10, 10, 1000)
+PHASES_MIN_SERIES = 64
+
+
+def _fit_models_mle(models, gtol):
+    spec = models[0]._spec()
+    k_trend, p, d, q = spec
+    scaled = [m._scaled(m.endog, m._start_params(m.endog)) for m in models]
+    ys = [s[0] for s in scaled]
+    kappas = np.array([s[1] for s in scaled])
+    scales = np.array([s[2] for s in scaled])
+    U = np.array([s[3] for s in scaled])
+    n_eff = np.array([m.nobs - d for m in models], dtype=float)
+    g_pre = np.full(len(models), np.inf)
+    active = np.arange(len(models))
+    phases = PHASE_ITERATIONS if len(models) >= PHASES_MIN_SERIES else PHASE_ITERATIONS[-1:]
+    for maxiter in phases:
+        U[active], g_pre[active] = _joint_run([ys[i] for i in active], U[active],
+                                              kappas[active], n_eff[active], spec, maxiter,
+                                              gtol)
+        active = active[g_pre[active] > gtol]
+        if active.size == 0:
+            break
 
     rows = []
     for i, m in enumerate(models):

@@ -60,7 +60,9 @@ def walk_forward(y, order=(5, 1, 0), train_frac: float = 0.66, trend=None,
     # they are fitted together, as one batch: the same estimates as one fit after another.
     from .batch import fit_models
     models = [ARIMA(y[:t], order=order, trend=trend) for t in range(size, len(y))]
-    rows = fit_models(models, method)
+    # Tighter than fit_many's default: a forecast moves with the estimates, not only with
+    # log L (on shampoo: MSE 7924.6355 here, 7924.6372 at the exact maximum).
+    rows = fit_models(models, method, gtol=1e-5)
     predictions = np.array([m.filter(row[0]).forecast()[0] for m, row in zip(models, rows)])
     expected = y[size:]
     mse = float(np.mean((expected - predictions) ** 2))
