@@ -279,14 +279,17 @@ def test_gradcheck_and_a_training_step_on_the_gpu():
     x = tr.tensor(rng.standard_normal((4, 2, 2)), requires_grad=True).to("cuda")
     with tr.use_kernel("cuda"):
         assert tr.gradcheck(lambda x, *p: rnn(x, lengths=[4, 2]), [x, *rnn.parameters()])
-    model = tr.nn.Sequential(tr.nn.Linear(3, 3)).to("cuda")
     tr.manual_seed(0)
     net = tr.nn.RNN(3, 8, num_layers=2).to("cuda")
-    opt = tr.optim.Adam(net.parameters() + model.parameters())
+    head = tr.nn.Linear(8, 1).to("cuda")
+    opt = tr.optim.Adam(net.parameters() + head.parameters(), lr=1e-2)
     xs = tr.tensor(rng.standard_normal((10, 5, 3)).astype(np.float32)).to("cuda")
-    out, _ = net(xs)  # "auto" picks the CUDA kernel for CuPy arrays
-    loss = tr.nn.functional.mse_loss(model(out[:, :, :3]), tr.tensor(np.zeros((10, 5, 3),
-                                                                               np.float32)).to("cuda"))
+    target = tr.tensor(np.ones((5, 1), np.float32)).to("cuda")
+    before = net.state_dict()
+    _, h_n = net(xs)  # "auto" picks the CUDA kernel for CuPy arrays
+    loss = tr.nn.functional.mse_loss(head(h_n[-1]), target)
     loss.backward()
     opt.step()
-    assert out.device == "cuda" and np.isfinite(loss.item())
+    after = net.state_dict()
+    assert h_n.device == "cuda" and np.isfinite(loss.item())
+    assert all(not np.array_equal(before[k], after[k]) for k in before)
