@@ -6,6 +6,7 @@ array or the "cuda" device is actually used.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import threading
 
@@ -65,7 +66,9 @@ def _kernel_module(name: str):
     return importlib.import_module(f"tinyrnn.kernels.{name}_kernel")
 
 
+@functools.lru_cache(maxsize=1)
 def _numba_importable() -> bool:
+    """Checked once: "auto" asks on every RNN call, and a failed import is slow to repeat."""
     try:
         _kernel_module("numba")
         return True

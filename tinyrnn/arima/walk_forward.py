@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .batch import fit_models
 from .model import ARIMA, _check_endog
 
 
@@ -58,7 +59,6 @@ def walk_forward(y, order=(5, 1, 0), train_frac: float = 0.66, trend=None,
                          f"{len(y)} points")
     # The refits are independent (each starts from its own Hannan-Rissanen values), so
     # they are fitted together, as one batch: the same estimates as one fit after another.
-    from .batch import fit_models
     models = [ARIMA(y[:t], order=order, trend=trend) for t in range(size, len(y))]
     # Tighter than fit_many's default: a forecast moves with the estimates, not only with
     # log L (on shampoo: MSE 7924.6355 here, 7924.6372 at the exact maximum).
