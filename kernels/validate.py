@@ -1,17 +1,21 @@
 """Argument checks shared by every kernel.
 
 Compiled loops (Numba, CUDA) have no bounds checks, so a call is validated completely
-here, before any of them runs.
+before any of them runs: once at the boundary of the fused op (``tinyrnn/nn/fused_rnn.py``),
+or by the checked ``forward``/``backward`` of ``tinyrnn.kernels.kernel(...)`` for direct
+calls. The kernels' own entry points assume checked arguments.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .cells import Cell
+
 NONLINEARITIES = ("tanh", "relu")
 
 
 def _shape_error(name, expected, got):
-    return ValueError(f"{name} must have shape {expected}, got {tuple(got)}")
+    return ValueError(f"{name} must have shape {tuple(expected)}, got {tuple(got)}")
 
 
 def check_nonlinearity(nonlinearity):
@@ -30,7 +34,10 @@ def check_truncate(truncate):
 
 
 def check_lengths(lengths, T, B, xp=np):
-    """``lengths`` as a contiguous int64 array of B values in [1, T], or None."""
+    """``lengths`` as a contiguous int64 array of B values in [1, T], or None.
+
+    Reads the values on the host: call it once per batch, not once per kernel.
+    """
     if lengths is None:
         return None
     host = lengths.get() if hasattr(lengths, "get") else np.asarray(lengths)
@@ -44,43 +51,75 @@ def check_lengths(lengths, T, B, xp=np):
     return xp.ascontiguousarray(xp.asarray(host, dtype=np.int64))
 
 
-def _check_float(name, a, dtype):
+def check_dtype(name, a, dtype):
     if a.dtype != dtype:
         raise TypeError(f"{name} must have dtype {dtype}, got {a.dtype}")
 
 
-def check_forward(xw, w_hh, h0, nonlinearity, lengths, xp=np):
-    """Validate forward arguments; return them C-contiguous, lengths as int64 or None."""
-    check_nonlinearity(nonlinearity)
+def check_shape(name, a, expected):
+    if tuple(a.shape) != tuple(expected):
+        raise _shape_error(name, expected, a.shape)
+
+
+def check_options(cell: Cell, H, dtype, options):
+    """The cell's own options: the Elman cell's ``nonlinearity``, the GRU's ``b_hn``."""
+    expected = {"rnn": {"nonlinearity"}, "gru": {"b_hn"}, "lstm": set()}[cell.name]
+    unknown = set(options) - expected
+    if unknown:
+        raise TypeError(f"the {cell.name} kernel takes no option {sorted(unknown)[0]!r}")
+    if cell.name == "rnn":
+        check_nonlinearity(options.get("nonlinearity", "tanh"))
+    b_hn = options.get("b_hn")
+    if b_hn is not None:
+        check_shape("b_hn", b_hn, (H,))
+        check_dtype("b_hn", b_hn, dtype)
+
+
+def check_forward(cell: Cell, xw, w_hh, state0, lengths, options, xp=np):
+    """Validate forward arguments; return them C-contiguous (lengths int64 or None)."""
     if xw.ndim != 3:
-        raise ValueError(f"xw must be 3-D (T, B, H), got shape {tuple(xw.shape)}")
-    T, B, H = xw.shape
-    if T < 1 or B < 1 or H < 1:
+        raise ValueError(f"xw must be 3-D (T, B, {cell.gates}*H), got shape {tuple(xw.shape)}")
+    T, B, GH = xw.shape
+    if T < 1 or B < 1 or GH < 1:
         raise ValueError(f"xw must be non-empty, got shape {tuple(xw.shape)}")
+    if GH % cell.gates:
+        raise ValueError(f"xw's last axis must be {cell.gates}*H for the {cell.name} cell, "
+                         f"got {GH}")
+    H = GH // cell.gates
     if xw.dtype not in (np.float32, np.float64):
         raise TypeError(f"xw must be float32 or float64, got {xw.dtype}")
-    if tuple(w_hh.shape) != (H, H):
-        raise _shape_error("w_hh", (H, H), w_hh.shape)
-    if tuple(h0.shape) != (B, H):
-        raise _shape_error("h0", (B, H), h0.shape)
-    _check_float("w_hh", w_hh, xw.dtype)
-    _check_float("h0", h0, xw.dtype)
+    check_shape("w_hh", w_hh, (GH, H))
+    check_shape("state0", state0, (cell.states, B, H))
+    check_dtype("w_hh", w_hh, xw.dtype)
+    check_dtype("state0", state0, xw.dtype)
+    check_options(cell, H, xw.dtype, options)
     lengths = check_lengths(lengths, T, B, xp)
     c = xp.ascontiguousarray
-    return c(xw), c(w_hh), c(h0), lengths
+    return c(xw), c(w_hh), c(state0), lengths
 
 
-def check_backward(g_hs, hs, h0, w_hh, nonlinearity, truncate, lengths, g_hn, xp=np):
-    """Validate backward arguments; return them C-contiguous (g_hn zeros when None)."""
-    hs, w_hh, h0, lengths = check_forward(hs, w_hh, h0, nonlinearity, lengths, xp)
+def check_backward(cell: Cell, g_ys, ys, saved, state0, w_hh, truncate, lengths, options,
+                   xp=np):
+    """Validate backward arguments; return them C-contiguous."""
+    if ys.ndim != 4 or ys.shape[0] != cell.states:
+        raise ValueError(f"ys must be 4-D ({cell.states}, T, B, H), got shape "
+                         f"{tuple(ys.shape)}")
+    _, T, B, H = ys.shape
+    if ys.dtype not in (np.float32, np.float64):
+        raise TypeError(f"ys must be float32 or float64, got {ys.dtype}")
+    check_shape("w_hh", w_hh, (cell.gates * H, H))
+    check_shape("state0", state0, (cell.states, B, H))
+    check_shape("g_ys", g_ys, ys.shape)
+    for name, a in (("w_hh", w_hh), ("state0", state0), ("g_ys", g_ys)):
+        check_dtype(name, a, ys.dtype)
+    if cell.saved:
+        if saved is None:
+            raise ValueError(f"saved must hold the {cell.name} forward pass's saved values")
+        check_shape("saved", saved, (T, B, cell.saved * H))
+        check_dtype("saved", saved, ys.dtype)
+    check_options(cell, H, ys.dtype, options)
     truncate = check_truncate(truncate)
-    if tuple(g_hs.shape) != tuple(hs.shape):
-        raise _shape_error("g_hs", tuple(hs.shape), g_hs.shape)
-    _check_float("g_hs", g_hs, hs.dtype)
-    if g_hn is None:
-        g_hn = xp.zeros_like(h0)
-    if tuple(g_hn.shape) != tuple(h0.shape):
-        raise _shape_error("g_hn", tuple(h0.shape), g_hn.shape)
-    _check_float("g_hn", g_hn, hs.dtype)
+    lengths = check_lengths(lengths, T, B, xp)
     c = xp.ascontiguousarray
-    return c(g_hs), hs, h0, w_hh, truncate, lengths, c(g_hn)
+    saved = c(saved) if cell.saved else None
+    return c(g_ys), c(ys), saved, c(state0), c(w_hh), truncate, lengths

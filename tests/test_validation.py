@@ -69,27 +69,77 @@ def test_index_and_target_ranges():
         F.cross_entropy(logits, np.array([0, 1]), reduction="avg")
 
 
-@pytest.mark.parametrize("kernel_name", ["numpy"])
-def test_kernel_validates_before_running(kernel_name):
-    import importlib
-    k = importlib.import_module(f"tinyrnn.kernels.{kernel_name}_kernel")
-    xw, w, h0 = np.zeros((4, 2, 3)), np.zeros((3, 3)), np.zeros((2, 3))
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_numpy_kernels_validate_when_called_directly(cell):
+    from tinyrnn.kernels.cells import kernel
+    k = kernel(cell, "numpy")
+    G = {"rnn": 1, "gru": 3, "lstm": 4}[cell]
+    S = 2 if cell == "lstm" else 1
+    xw, w, s0 = np.zeros((4, 2, 3 * G)), np.zeros((3 * G, 3)), np.zeros((S, 2, 3))
     with pytest.raises(ValueError, match="w_hh must have shape"):
-        k.forward(xw, np.zeros((3, 2)), h0, "tanh", None)
-    with pytest.raises(ValueError, match="h0 must have shape"):
-        k.forward(xw, w, np.zeros((3, 3)), "tanh", None)
+        k.forward(xw, np.zeros((3 * G, 2)), s0)
+    with pytest.raises(ValueError, match="state0 must have shape"):
+        k.forward(xw, w, np.zeros((S, 3, 3)))
     with pytest.raises(TypeError, match="w_hh must have dtype"):
-        k.forward(xw, w.astype(np.float32), h0, "tanh", None)
+        k.forward(xw, w.astype(np.float32), s0)
     with pytest.raises(ValueError, match="xw must be 3-D"):
-        k.forward(xw[0], w, h0, "tanh", None)
-    with pytest.raises(ValueError, match="nonlinearity"):
-        k.forward(xw, w, h0, "sigmoid", None)
+        k.forward(xw[0], w, s0)
     with pytest.raises(ValueError, match="lengths"):
-        k.forward(xw, w, h0, "tanh", np.array([5, 1]))
-    with pytest.raises(ValueError, match="g_hs must have shape"):
-        k.backward(np.zeros((3, 2, 3)), xw, h0, w, "tanh", None, None, None)
-    with pytest.raises(ValueError, match="g_hn must have shape"):
-        k.backward(xw, xw, h0, w, "tanh", None, None, np.zeros((1, 3)))
+        k.forward(xw, w, s0, np.array([5, 1]))
+    if cell == "rnn":
+        with pytest.raises(ValueError, match="nonlinearity"):
+            k.forward(xw, w, s0, nonlinearity="sigmoid")
+    if cell == "gru":
+        with pytest.raises(ValueError, match=r"b_hn must have shape \(3,\)"):
+            k.forward(xw, w, s0, b_hn=np.zeros(4))
+    ys, saved = k.forward(xw, w, s0)
+    with pytest.raises(ValueError, match="g_ys must have shape"):
+        k.backward(np.zeros((S, 3, 2, 3)), ys, saved, s0, w)
+    with pytest.raises(ValueError, match="ys must be 4-D"):
+        k.backward(ys[0], ys[0], saved, s0, w)
+
+
+def _lstm():
+    tr.manual_seed(0)
+    return tr.nn.LSTM(3, 4, num_layers=2)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda m: m(x3(), tr.tensor(np.zeros((2, 2, 4), np.float32))), TypeError,
+     r"tuple \(h0, c0\)"),
+    (lambda m: m(x3(), (tr.tensor(np.zeros((2, 2, 4), np.float32)),)), TypeError,
+     r"tuple \(h0, c0\)"),
+    (lambda m: m(x3(), (tr.tensor(np.zeros((2, 2, 4), np.float32)),
+                        tr.tensor(np.zeros((1, 2, 4), np.float32)))), ValueError,
+     "c0 must have shape"),
+    (lambda m: m(x3(), (tr.tensor(np.zeros((2, 2, 4), np.float32)),
+                        tr.tensor(np.zeros((2, 2, 4))))), TypeError, "c0 must have dtype"),
+    (lambda m: m(x3(), (np.zeros((2, 2, 4), np.float32), np.zeros((2, 2, 4), np.float32))),
+     TypeError, "h0 must be a tinyrnn Tensor"),
+    (lambda m: m(x3(I=2)), ValueError, "input_size|3 features"),
+])
+def test_lstm_state_errors(call, error, match):
+    with pytest.raises(error, match=match):
+        call(_lstm())
+
+
+def test_gru_and_cells_errors():
+    tr.manual_seed(0)
+    gru = tr.nn.GRU(3, 4)
+    with pytest.raises(TypeError, match="hx must be a tinyrnn Tensor for the gru cell"):
+        gru(x3(), (tr.tensor(np.zeros((1, 2, 4), np.float32)),))
+    with pytest.raises(ValueError, match="proj_size"):
+        tr.nn.LSTM(3, 4, proj_size=2)
+    cell = tr.nn.LSTMCell(3, 4)
+    with pytest.raises(TypeError, match=r"tuple \(h, c\)"):
+        cell(tr.tensor(np.zeros((2, 3), np.float32)), tr.tensor(np.zeros((2, 4), np.float32)))
+    with pytest.raises(ValueError, match="c must have shape"):
+        cell(tr.tensor(np.zeros((2, 3), np.float32)),
+             (tr.tensor(np.zeros((2, 4), np.float32)), tr.tensor(np.zeros((1, 4), np.float32))))
+    with pytest.raises(ValueError, match=r"input must have shape \(batch, 3\)"):
+        tr.nn.GRUCell(3, 4)(tr.tensor(np.zeros((2, 2), np.float32)))
+    with pytest.raises(ValueError, match="hidden_size"):
+        tr.nn.GRUCell(3, 0)
 
 
 def test_use_kernel_setter_and_context():

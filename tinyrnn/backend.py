@@ -62,15 +62,17 @@ def _current() -> str:
     return getattr(_state, "kernel", "auto")
 
 
-def _kernel_module(name: str):
-    return importlib.import_module(f"tinyrnn.kernels.{name}_kernel")
+@functools.lru_cache(maxsize=None)
+def _kernel_module(cell: str, backend: str):
+    from tinyrnn.kernels.cells import kernel_module
+    return kernel_module(cell, backend)
 
 
 @functools.lru_cache(maxsize=1)
 def _numba_importable() -> bool:
     """Checked once: "auto" asks on every RNN call, and a failed import is slow to repeat."""
     try:
-        _kernel_module("numba")
+        importlib.import_module("numba")
         return True
     except ImportError:
         return False
@@ -129,14 +131,18 @@ def current_kernel() -> str:
     return _current()
 
 
-def resolve_kernel(on_gpu: bool):
-    """The kernel module to run for arrays on the GPU (``on_gpu``) or the CPU."""
+def resolve_kernel(cell: str, on_gpu: bool):
+    """The kernel module to run ``cell`` ("rnn", "gru", "lstm") on arrays on the GPU
+    (``on_gpu``) or the CPU."""
+    from tinyrnn.kernels.cells import has_kernel
     name = _current()
     if name == "auto":
         name = "cuda" if on_gpu else ("numba" if _numba_importable() else "numpy")
     elif name == "numba" and on_gpu or name == "cuda" and not on_gpu:
-        # The NumPy reference is array-module agnostic and runs on both devices.
         device = "cuda" if on_gpu else "cpu"
         raise ValueError(f"kernel {name!r} cannot run on {device} arrays; move the data "
                          f"with .to(...) or choose another kernel")
-    return _kernel_module(name)
+    if not has_kernel(cell, name):
+        # The NumPy reference is array-module agnostic and runs on both devices.
+        name = "numpy"
+    return _kernel_module(cell, name)

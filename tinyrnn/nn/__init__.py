@@ -6,7 +6,9 @@ from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Linear
 from .module import Module, Parameter
-from .rnn import RNN, RNNCell
+from .cells import GRUCell, LSTMCell, RNNCell
+from .rnn import GRU, LSTM, RNN, RNNBase
 
 __all__ = ["functional", "init", "Module", "Parameter", "Linear", "Embedding", "Dropout",
-           "ReLU", "Tanh", "Sigmoid", "Sequential", "RNNCell", "RNN"]
+           "ReLU", "Tanh", "Sigmoid", "Sequential", "RNNCell", "GRUCell",
+           "LSTMCell", "RNNBase", "RNN", "GRU", "LSTM"]

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 
-from ..backend import get_array_module, to_device
-from ..random import generator
+from ..backend import get_array_module
 from ..tensor import Tensor, _log_softmax
+from .dropout import dropout  # noqa: F401  (re-exported)
+from .fused_rnn import gru, lstm, rnn  # noqa: F401  (re-exported)
 
 
 def relu(x: Tensor) -> Tensor:
@@ -25,17 +26,6 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return x.log_softmax(axis)
-
-
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
-    """Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p)."""
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"p must be in [0, 1), got {p}")
-    if not training or p == 0.0:
-        return x
-    keep = generator().random(x.shape) >= p
-    mask = to_device((keep / (1.0 - p)).astype(x.dtype), x.device)
-    return x * Tensor(mask)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -122,5 +112,3 @@ def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
     diff = input - target
     return _reduce(diff * diff, reduction)
 
-
-from .fused_rnn import rnn  # noqa: E402,F401  (re-exported; the fused op uses dropout above)

@@ -1,20 +1,19 @@
-"""The fused RNN op: one GEMM for the input projection, a kernel for the time loop, GEMMs
-for the weight gradients.
+"""The fused recurrent op, one for every cell: a GEMM for the input projection, a kernel for
+the time loop, GEMMs for the weight gradients.
 
-For layer l, direction d, step t::
+For one layer and direction, with G gate blocks per unit (Elman 1, GRU 3, LSTM 4), the input
+projection of all T*B rows is one GEMM, ``xw = X W_ih^T + b_ih (+ the part of b_hh that can
+be folded in)``; only the recurrence runs step by step, in the kernel of the selected back-end
+(``tinyrnn.kernels``; see ARCHITECTURE.md for the contract). The kernel's backward pass gives
+``d_xw`` (gradient of the input pre-activations) and ``d_hw`` (of the recurrent ones,
+``h_{t-1} W_hh^T + b_hh``; the same array except in the GRU), and then::
 
-    h_t = f(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)
+    dX = d_xw W_ih      dW_ih = sum_t d_xw_t^T x_t      db_ih = sum_t d_xw_t
+    dW_hh = sum_t d_hw_t^T h_{t-1}                       db_hh = sum_t d_hw_t
 
-The input projection ``xw = X W_ih^T + b_ih + b_hh`` of all T*B rows is one GEMM; only the
-recurrence ``h_t = f(xw_t + h_{t-1} W_hh^T)`` is sequential and runs in the selected kernel
-(``tinyrnn.kernels``). Backward, with ``d_a`` the gradient of the pre-activations from the
-kernel::
-
-    dW_ih = sum_t d_a_t^T x_t        dW_hh = sum_t d_a_t^T h_{t-1}
-    db_ih = db_hh = sum_t d_a_t      dX = d_a W_ih
-
-Stacked layers, both directions, inter-layer dropout and ``h_n`` are composed from these
-direction ops with the generic autodiff engine.
+Stacked layers, both directions, inter-layer dropout, ``lengths``, ``truncate`` and the final
+states are composed here once for every cell, with the generic autodiff engine; arguments are
+validated here once, and the kernels' unchecked entry points are called.
 """
 from __future__ import annotations
 
@@ -23,8 +22,9 @@ import numpy as np
 from ..backend import get_array_module, is_cuda_array, resolve_kernel
 from ..tensor import Tensor, concat, stack
 from ..threads import blas_threads
-from . import functional as F
+from .dropout import dropout
 
+from tinyrnn.kernels.cells import Cell, cell as get_cell
 from tinyrnn.kernels.validate import check_lengths, check_nonlinearity, check_truncate
 
 
@@ -36,51 +36,68 @@ def _reverse_index(xp, T, B, lengths):
     return xp.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
 
 
-def _gather_time(a, index):
-    return get_array_module(a).take_along_axis(a, index[:, :, None], axis=0)
+def _gather_time(a, index, axis=0):
+    """``a[index[t, b], b]`` along the time axis ``axis`` of a (.., T, B, H) array."""
+    shape = (1,) * axis + index.shape + (1,)
+    return get_array_module(a).take_along_axis(a, index.reshape(shape), axis=axis)
 
 
-def rnn_direction(x, h0, w_ih, w_hh, b_ih, b_hh, *, nonlinearity="tanh", lengths=None,
-                  truncate=None, reverse=False) -> Tensor:
-    """One direction of one layer: ``x`` (T, B, I), ``h0`` (B, H) -> outputs (T, B, H).
+def recurrent_direction(cell: Cell, x, state0, w_ih, w_hh, b_ih, b_hh, *, options,
+                        lengths=None, truncate=None, reverse=False) -> Tensor:
+    """One direction of one layer: ``x`` (T, B, I), ``state0`` (S, B, H) -> ``ys`` (S, T, B, H).
 
-    ``lengths`` is an int64 array already validated; in the reverse direction each
-    sequence is processed from its last real step back to step 0.
+    ``ys[0]`` are the outputs h_t, ``ys[1]`` the LSTM's c_t. Arguments are already validated
+    (``lengths`` an int64 array); in the reverse direction each sequence runs from its last
+    real step back to step 0.
     """
     xp = get_array_module(x.data)
-    kernel = resolve_kernel(is_cuda_array(x.data))
+    kernel = resolve_kernel(cell.name, is_cuda_array(x.data))
     T, B, I = x.shape
-    H = w_hh.shape[0]
+    H = w_hh.shape[1]
+    GH = cell.gates * H
     order = _reverse_index(xp, T, B, lengths) if reverse else None
     xs = xp.ascontiguousarray(_gather_time(x.data, order) if reverse else x.data)
     x2 = xs.reshape(T * B, I)
+    w_hh_data = xp.ascontiguousarray(w_hh.data)
+    h0 = xp.ascontiguousarray(state0.data)
+    loop_options = dict(options)
+    if b_ih is not None:
+        folded = b_ih.data + b_hh.data
+        if cell.name == "gru":
+            # b_hn sits inside r * (W_hn h + b_hn): it stays in the time loop.
+            folded[2 * H:] = b_ih.data[2 * H:]
+            loop_options["b_hn"] = xp.ascontiguousarray(b_hh.data[2 * H:])
     threads = kernel.blas_threads(B, H)
     with blas_threads(threads):
         xw = x2 @ w_ih.data.T
         if b_ih is not None:
-            xw += b_ih.data + b_hh.data
-        hs = kernel.forward(xw.reshape(T, B, H), w_hh.data, h0.data, nonlinearity, lengths)
-    out = _gather_time(hs, order) if reverse else hs
+            xw += folded
+        ys, saved = kernel.forward(xw.reshape(T, B, GH), w_hh_data, h0, lengths,
+                                   **loop_options)
+    out = _gather_time(ys, order, axis=1) if reverse else ys
 
     def backward(g):
-        g_hs = _gather_time(g, order) if reverse else g
+        g_ys = xp.ascontiguousarray(_gather_time(g, order, axis=1) if reverse else g)
         with blas_threads(threads):
-            d_a, d_h0 = kernel.backward(xp.ascontiguousarray(g_hs), hs, h0.data, w_hh.data,
-                                        nonlinearity, truncate, lengths, None)
-            d_a2 = d_a.reshape(T * B, H)
+            d_xw, d_hw, d_state0 = kernel.backward(g_ys, ys, saved, h0, w_hh_data, truncate,
+                                                   lengths, **loop_options)
+            d_xw2 = d_xw.reshape(T * B, GH)
             d_x = None
             if x.requires_grad:
-                d_x = (d_a2 @ w_ih.data).reshape(T, B, I)
+                d_x = (d_xw2 @ w_ih.data).reshape(T, B, I)
                 d_x = _gather_time(d_x, order) if reverse else d_x
-            d_w_ih = d_a2.T @ x2
-            # sum_t d_a_t^T h_{t-1}: h_{-1} = h0, the rest are the stored outputs.
-            d_w_hh = d_a[0].T @ h0.data
+            d_w_ih = d_xw2.T @ x2
+            # sum_t d_hw_t^T h_{t-1}: h_{-1} = h0, the rest are the stored outputs.
+            d_w_hh = d_hw[0].T @ h0[0]
             if T > 1:
-                d_w_hh += d_a[1:].reshape(-1, H).T @ hs[:-1].reshape(-1, H)
-            d_b = d_a2.sum(axis=0) if b_ih is not None else None
-        return d_x, d_h0, d_w_ih, d_w_hh, d_b, d_b
+                d_w_hh += d_hw[1:].reshape(-1, GH).T @ ys[0, :-1].reshape(-1, H)
+            d_b_ih = d_b_hh = None
+            if b_ih is not None:
+                d_b_ih = d_xw2.sum(axis=0)
+                d_b_hh = d_b_ih if d_hw is d_xw else d_hw.reshape(T * B, GH).sum(axis=0)
+        return d_x, d_state0, d_w_ih, d_w_hh, d_b_ih, d_b_hh
 
-    parents = (x, h0, w_ih, w_hh) + ((b_ih, b_hh) if b_ih is not None else ())
+    parents = (x, state0, w_ih, w_hh) + ((b_ih, b_hh) if b_ih is not None else ())
     return Tensor._op(out, parents, backward)
 
 
@@ -90,29 +107,96 @@ def _as_tensor(value, name):
     return value
 
 
-def rnn(input, hx, weights, *, nonlinearity="tanh", batch_first=False, dropout_p=0.0,
-        training=False, bidirectional=False, lengths=None, truncate=None):
-    """Multi-layer Elman RNN, PyTorch's ``nn.RNN`` semantics (see DESIGN.md).
+def _check_weights(cell, weights, num_directions, I, dtype):
+    if len(weights) == 0 or len(weights) % num_directions:
+        raise ValueError("weights must hold one (W_ih, W_hh, b_ih, b_hh) per layer and "
+                         "direction")
+    H = weights[0][1].shape[-1]
+    GH = cell.gates * H
+    for k, w in enumerate(weights):
+        if len(w) != 4:
+            raise ValueError("weights must hold one (W_ih, W_hh, b_ih, b_hh) per layer and "
+                             "direction")
+        fan_in = I if k < num_directions else num_directions * H
+        w_ih, w_hh, b_ih, b_hh = w
+        expected = [("W_ih", w_ih, (GH, fan_in)), ("W_hh", w_hh, (GH, H))]
+        if (b_ih is None) != (b_hh is None):
+            raise ValueError("b_ih and b_hh must both be given or both be None")
+        if b_ih is not None:
+            expected += [("b_ih", b_ih, (GH,)), ("b_hh", b_hh, (GH,))]
+        for name, p, shape in expected:
+            if p.shape != shape:
+                if name == "W_ih" and k == 0:
+                    raise ValueError(f"input must have {p.shape[-1]} features (input_size), "
+                                     f"got {I}")
+                raise ValueError(f"{name} of layer-direction {k} must have shape {shape} for "
+                                 f"the {cell.name} cell, got {p.shape}")
+            if p.dtype != dtype:
+                raise TypeError(f"input has dtype {dtype} but the weights have {p.dtype}; "
+                                f"cast one of them (module.to(dtype))")
+    return H
 
-    ``weights`` lists ``(W_ih, W_hh, b_ih, b_hh)`` per layer and direction in PyTorch's
-    order (l0, l0_reverse, l1, ...); the biases may be None. ``input`` is (T, B, I)
-    ((B, T, I) with ``batch_first``) or unbatched (T, I); ``hx`` is (L*D, B, H) or None.
-    Returns ``(output (T, B, D*H), h_n (L*D, B, H))``.
+
+def _initial_states(cell, hx, n, B, H, unbatched, dtype, xp):
+    """The initial states as one (n, S, B, H) tensor: hx for RNN and GRU, (h0, c0) for LSTM."""
+    if hx is None:
+        return Tensor(xp.zeros((n, cell.states, B, H), dtype=dtype))
+    expected = (n, H) if unbatched else (n, B, H)
+    words = f"(num_layers * num_directions, {'' if unbatched else 'batch, '}hidden_size)"
+    if cell.states == 2:
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise TypeError("hx must be None or a tuple (h0, c0) of tinyrnn Tensors for the "
+                            f"LSTM, got {type(hx).__name__}")
+        parts = [_as_tensor(hx[0], "h0"), _as_tensor(hx[1], "c0")]
+        names = ("h0", "c0")
+    else:
+        if isinstance(hx, (tuple, list)):
+            raise TypeError(f"hx must be a tinyrnn Tensor for the {cell.name} cell, not a "
+                            f"{type(hx).__name__}")
+        parts, names = [_as_tensor(hx, "hx")], ("hx",)
+    for name, p in zip(names, parts):
+        if p.shape != expected:
+            raise ValueError(f"{name} must have shape {expected} {words}, got {p.shape}")
+        if p.dtype != dtype:
+            raise TypeError(f"{name} must have dtype {dtype}, got {p.dtype}")
+    if len(parts) == 1:
+        return parts[0].reshape(n, 1, B, H)
+    return stack([p.reshape(n, B, H) for p in parts], axis=1)
+
+
+def _check_lengths_arg(lengths, T, B, unbatched, xp):
+    if lengths is None:
+        return None
+    if unbatched:
+        raise ValueError("lengths is only supported for batched input")
+    if isinstance(lengths, Tensor):
+        lengths = lengths.data
+    if not hasattr(lengths, "dtype"):
+        lengths = np.asarray(lengths)
+        if lengths.size == 0 or lengths.dtype.kind not in "iu":
+            raise TypeError(f"lengths must be a sequence of {B} integers, got {lengths!r}")
+    return check_lengths(lengths, T, B, xp)
+
+
+def recurrent(cell_name, input, hx, weights, *, batch_first=False, dropout_p=0.0,
+              training=False, bidirectional=False, lengths=None, truncate=None,
+              nonlinearity="tanh"):
+    """Multi-layer recurrence of any cell with PyTorch's semantics.
+
+    Returns ``(output (T, B, D*H), finals (S, L*D, B, H))``: ``finals[0]`` is h_n,
+    ``finals[1]`` the LSTM's c_n (unbatched input: no B axis in either).
     """
-    check_nonlinearity(nonlinearity)
+    cell = get_cell(cell_name)
+    options = {}
+    if cell.name == "rnn":
+        check_nonlinearity(nonlinearity)
+        options["nonlinearity"] = nonlinearity
     truncate = check_truncate(truncate)
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout_p}")
     x = _as_tensor(input, "input")
     if x.dtype.kind != "f":
         raise TypeError(f"input must be floating point, got dtype {x.dtype}")
-    num_directions = 2 if bidirectional else 1
-    if len(weights) == 0 or len(weights) % num_directions:
-        raise ValueError("weights must hold one (W_ih, W_hh, b_ih, b_hh) per layer and "
-                         "direction")
-    num_layers = len(weights) // num_directions
-    H = weights[0][1].shape[0]
-
     if x.ndim not in (2, 3):
         raise ValueError(f"input must be 2-D (T, I) or 3-D ({'B, T' if batch_first else 'T, B'}"
                          f", I), got shape {x.shape}")
@@ -124,63 +208,70 @@ def rnn(input, hx, weights, *, nonlinearity="tanh", batch_first=False, dropout_p
     T, B, I = x.shape
     if T < 1 or B < 1 or I < 1:
         raise ValueError(f"input must be non-empty, got shape {input.shape}")
-    if I != weights[0][0].shape[1]:
-        raise ValueError(f"input must have {weights[0][0].shape[1]} features (input_size), "
-                         f"got {I}")
-    for w in weights:
-        for p in w:
-            if p is not None and p.dtype != x.dtype:
-                raise TypeError(f"input has dtype {x.dtype} but the weights have {p.dtype}; "
-                                f"cast one of them (module.to(dtype))")
-
+    D = 2 if bidirectional else 1
+    H = _check_weights(cell, weights, D, I, x.dtype)
+    num_layers = len(weights) // D
     xp = get_array_module(x.data)
-    if hx is None:
-        hx = Tensor(xp.zeros((num_layers * num_directions, B, H), dtype=x.dtype))
-    else:
-        hx = _as_tensor(hx, "hx")
-        expected = (num_layers * num_directions, H) if unbatched else \
-                   (num_layers * num_directions, B, H)
-        if hx.shape != expected:
-            raise ValueError(f"hx must have shape {expected} (num_layers * num_directions, "
-                             f"{'' if unbatched else 'batch, '}hidden_size), got {hx.shape}")
-        if hx.dtype != x.dtype:
-            raise TypeError(f"hx must have dtype {x.dtype}, got {hx.dtype}")
-        if unbatched:
-            hx = hx.reshape(num_layers * num_directions, 1, H)
-    if lengths is not None:
-        if unbatched:
-            raise ValueError("lengths is only supported for batched input")
-        if isinstance(lengths, Tensor):
-            lengths = lengths.data
-        if not hasattr(lengths, "dtype"):
-            lengths = np.asarray(lengths)
-            if lengths.size == 0 or lengths.dtype.kind not in "iu":
-                raise TypeError(f"lengths must be a sequence of {B} integers, got {lengths!r}")
-        lengths = check_lengths(lengths, T, B, xp)
+    states = _initial_states(cell, hx, num_layers * D, B, H, unbatched, x.dtype, xp)
+    lengths = _check_lengths_arg(lengths, T, B, unbatched, xp)
 
     batch = xp.arange(B)
     layer_input, finals = x, []
     for layer in range(num_layers):
         outputs = []
-        for d in range(num_directions):
-            k = layer * num_directions + d
-            w_ih, w_hh, b_ih, b_hh = weights[k]
-            out = rnn_direction(layer_input, hx[k], w_ih, w_hh, b_ih, b_hh,
-                                nonlinearity=nonlinearity, lengths=lengths,
-                                truncate=truncate, reverse=d == 1)
-            outputs.append(out)
+        for d in range(D):
+            k = layer * D + d
+            ys = recurrent_direction(cell, layer_input, states[k], *weights[k],
+                                     options=options, lengths=lengths, truncate=truncate,
+                                     reverse=d == 1)
+            outputs.append(ys[0])
             # The forward direction ends at each sequence's last real step, the reverse
             # direction at step 0.
             if d == 1:
-                finals.append(out[0])
+                finals.append(ys[:, 0])
             else:
-                finals.append(out[T - 1] if lengths is None else out[lengths - 1, batch])
-        layer_input = outputs[0] if num_directions == 1 else concat(outputs, axis=2)
+                finals.append(ys[:, T - 1] if lengths is None else ys[:, lengths - 1, batch])
+        layer_input = outputs[0] if D == 1 else concat(outputs, axis=2)
         if dropout_p > 0 and training and layer < num_layers - 1:
-            layer_input = F.dropout(layer_input, dropout_p, training=True)
-    output, h_n = layer_input, stack(finals, axis=0)
+            layer_input = dropout(layer_input, dropout_p, training=True)
+    output, finals = layer_input, stack(finals, axis=1)
     if unbatched:
-        return output.reshape(T, num_directions * H), h_n.reshape(-1, H)
+        return output.reshape(T, D * H), finals.reshape(cell.states, -1, H)
     if batch_first:
         output = output.transpose(1, 0, 2)
-    return output, h_n
+    return output, finals
+
+
+def rnn(input, hx, weights, *, nonlinearity="tanh", batch_first=False, dropout_p=0.0,
+        training=False, bidirectional=False, lengths=None, truncate=None):
+    """Multi-layer Elman RNN, PyTorch's ``nn.RNN`` semantics (see ARCHITECTURE.md).
+
+    ``weights`` lists ``(W_ih, W_hh, b_ih, b_hh)`` per layer and direction in PyTorch's
+    order (l0, l0_reverse, l1, ...); the biases may be None. ``input`` is (T, B, I)
+    ((B, T, I) with ``batch_first``) or unbatched (T, I); ``hx`` is (L*D, B, H) or None.
+    Returns ``(output (T, B, D*H), h_n (L*D, B, H))``.
+    """
+    output, finals = recurrent("rnn", input, hx, weights, nonlinearity=nonlinearity,
+                               batch_first=batch_first, dropout_p=dropout_p, training=training,
+                               bidirectional=bidirectional, lengths=lengths, truncate=truncate)
+    return output, finals[0]
+
+
+def gru(input, hx, weights, *, batch_first=False, dropout_p=0.0, training=False,
+        bidirectional=False, lengths=None, truncate=None):
+    """Multi-layer GRU, PyTorch's ``nn.GRU`` semantics; arguments as for ``rnn`` with
+    (3H, .) weights in the gate order r, z, n. Returns ``(output, h_n)``."""
+    output, finals = recurrent("gru", input, hx, weights, batch_first=batch_first,
+                               dropout_p=dropout_p, training=training,
+                               bidirectional=bidirectional, lengths=lengths, truncate=truncate)
+    return output, finals[0]
+
+
+def lstm(input, hx, weights, *, batch_first=False, dropout_p=0.0, training=False,
+         bidirectional=False, lengths=None, truncate=None):
+    """Multi-layer LSTM, PyTorch's ``nn.LSTM`` semantics; (4H, .) weights in the gate order
+    i, f, g, o; ``hx`` is None or a tuple ``(h0, c0)``. Returns ``(output, (h_n, c_n))``."""
+    output, finals = recurrent("lstm", input, hx, weights, batch_first=batch_first,
+                               dropout_p=dropout_p, training=training,
+                               bidirectional=bidirectional, lengths=lengths, truncate=truncate)
+    return output, (finals[0], finals[1])

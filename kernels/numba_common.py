@@ -1,0 +1,71 @@
+"""What the Numba kernels of every cell share: the row-block matrix product at the heart of
+each step, the choice between fused loops and a BLAS GEMM per step, and the row blocks.
+
+Batch rows are independent in time, so each kernel splits the work by rows, not by steps:
+each thread owns a block of rows and runs the whole time loop for them, with no barrier per
+step. Two strategies, chosen by size:
+
+* ``fused`` (small steps): the step's product ``h W^T`` as loops ordered k -> row -> j over
+  ``W^T`` (k-major), so the innermost loop runs along contiguous memory and vectorises, and
+  each row of ``W^T`` is reused by every row of the block while it is in L1;
+* ``blas`` (large steps): one GEMM per step over all rows (NumPy's BLAS, called from Python:
+  a step this size hides the call), then one compiled elementwise pass; the weights no
+  longer fit in cache, so BLAS's blocking is what pays.
+
+Compiled with ``cache=True``: a new process loads the machine code instead of compiling.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit
+
+# Measured with benchmarks/kernel_strategy.py (2 cores): one GEMM per step wins once a
+# step has enough rows times outputs to keep BLAS busy, or the weights outgrow the caches.
+BLAS_MIN_ROWS_TIMES_OUTPUTS = 8192
+BLAS_MIN_OUTPUTS = 1024
+
+
+@njit(cache=True, error_model="numpy")
+def accumulate_rows(out, left, right, n):
+    """``out[r, :] += left[r, :] @ right`` for the first n rows.
+
+    k advances four at a time, so ``out[r, :]`` is loaded and stored once per four rows of
+    ``right`` (measured: 30-45% faster at H=32 than one at a time; eight was slower).
+    """
+    K = left.shape[1]
+    J = right.shape[1]
+    k = 0
+    while k + 4 <= K:
+        for r in range(n):
+            l0, l1, l2, l3 = left[r, k], left[r, k + 1], left[r, k + 2], left[r, k + 3]
+            for j in range(J):
+                out[r, j] += (l0 * right[k, j] + l1 * right[k + 1, j]) + \
+                             (l2 * right[k + 2, j] + l3 * right[k + 3, j])
+        k += 4
+    for k in range(k, K):
+        for r in range(n):
+            lk = left[r, k]
+            for j in range(J):
+                out[r, j] += lk * right[k, j]
+
+
+def strategy(B: int, outputs: int) -> str:
+    """"blas" or "fused" for a step of B rows and ``outputs`` = G*H pre-activations."""
+    if B * outputs >= BLAS_MIN_ROWS_TIMES_OUTPUTS or outputs >= BLAS_MIN_OUTPUTS:
+        return "blas"
+    return "fused"
+
+
+def blas_threads(B: int, outputs: int):
+    """One BLAS thread around the fused loops (spinning BLAS workers would slow them,
+    see tinyrnn/threads.py); BLAS's own choice around the per-step GEMMs."""
+    return 1 if strategy(B, outputs) == "fused" else None
+
+
+def row_blocks(B: int) -> int:
+    return max(1, min(B, numba.get_num_threads()))
+
+
+def full_lengths(lengths, T, B):
+    return np.full(B, T, dtype=np.int64) if lengths is None else lengths

@@ -1,0 +1,195 @@
+"""The GRU's Numba CPU kernel (same contract and results as ``numpy_gru``, whose docstring
+has the equations).
+
+Strategies and row blocks as in ``numba_common``: the fused step computes the recurrent
+pre-activation ``g = h W_hh^T`` (3H per row) with ``accumulate_rows`` and then the gates
+in one pass; the backward step forms ``d_hw`` in one pass and adds ``d_hw W_hh`` to the
+direct term ``dh * z``. The forward pass saves ``[r, z, n, hn]`` for the backward pass.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from . import numba_common as common
+from .numba_common import accumulate_rows
+from .numba_math import sigmoid, tanh
+
+
+def blas_threads(B, H):
+    return common.blas_threads(B, 3 * H)
+
+
+@njit(cache=True, error_model="numpy")
+def _gates(g, xw, b_hn, t, lengths, lo, n, h, ys, saved):
+    """From g = h W_hh^T (rows 0..n-1 of the block at lo): the gates, h_t, ys and saved."""
+    H = h.shape[1]
+    for r in range(n):
+        b = lo + r
+        if t >= lengths[b]:
+            continue
+        for j in range(H):
+            rr = sigmoid(xw[t, b, j] + g[r, j])
+            zz = sigmoid(xw[t, b, H + j] + g[r, H + j])
+            hn = g[r, 2 * H + j] + b_hn[j]
+            nn = tanh(xw[t, b, 2 * H + j] + rr * hn)
+            hv = (1 - zz) * nn + zz * h[r, j]
+            h[r, j] = hv
+            ys[0, t, b, j] = hv
+            saved[t, b, j] = rr
+            saved[t, b, H + j] = zz
+            saved[t, b, 2 * H + j] = nn
+            saved[t, b, 3 * H + j] = hn
+
+
+@njit(cache=True, error_model="numpy")
+def _gate_grads(dh, g_ys, ys, saved, h0, t, lengths, lo, n, d_xw, d_hw, dw):
+    """Step t's gradients for the block's rows: d_xw[t], d_hw[t] (also into dw) and the
+    direct term dh * z, written over dh. Rows past their length are skipped: their dw rows
+    and dh stay zero."""
+    H = dh.shape[1]
+    for r in range(n):
+        b = lo + r
+        if t >= lengths[b]:
+            continue
+        for j in range(H):
+            d = dh[r, j] + g_ys[0, t, b, j]
+            rr = saved[t, b, j]
+            zz = saved[t, b, H + j]
+            nn = saved[t, b, 2 * H + j]
+            hn = saved[t, b, 3 * H + j]
+            hp = ys[0, t - 1, b, j] if t > 0 else h0[0, b, j]
+            dn = d * (1 - zz) * (1 - nn * nn)
+            dr = dn * hn * rr * (1 - rr)
+            dz = d * (hp - nn) * zz * (1 - zz)
+            d_xw[t, b, j] = dr
+            d_xw[t, b, H + j] = dz
+            d_xw[t, b, 2 * H + j] = dn
+            dw[r, j] = dr
+            dw[r, H + j] = dz
+            dw[r, 2 * H + j] = dn * rr
+            for k in range(3):
+                d_hw[t, b, k * H + j] = dw[r, k * H + j]
+            dh[r, j] = d * zz
+
+
+@njit(cache=True, error_model="numpy")
+def _zero_padding(lengths, lo, hi, a):
+    """a[t, b] = 0 for every padded step t >= lengths[b] of rows lo..hi-1 (a: (T, B, K))."""
+    for b in range(lo, hi):
+        for t in range(lengths[b], a.shape[0]):
+            a[t, b, :] = 0
+
+
+# --------------------------------------------------------------------------- fused rows
+
+@njit(cache=True, error_model="numpy")
+def _forward_rows(xw, w_t, b_hn, state0, lengths, lo, hi, ys, saved):
+    n = hi - lo
+    h = state0[0, lo:hi].copy()
+    g = np.empty((n, w_t.shape[1]), dtype=xw.dtype)
+    t_max = lengths[lo:hi].max()
+    for t in range(t_max):
+        g[:, :] = 0
+        accumulate_rows(g, h, w_t, n)
+        _gates(g, xw, b_hn, t, lengths, lo, n, h, ys, saved)
+    _zero_padding(lengths, lo, hi, ys[0])
+
+
+@njit(cache=True, error_model="numpy")
+def _backward_rows(g_ys, ys, saved, state0, w, lengths, truncate, lo, hi, d_xw, d_hw,
+                   d_state0):
+    n = hi - lo
+    H = ys.shape[3]
+    dh = np.zeros((n, H), dtype=ys.dtype)
+    dw = np.zeros((n, 3 * H), dtype=ys.dtype)
+    _zero_padding(lengths, lo, hi, d_xw)
+    _zero_padding(lengths, lo, hi, d_hw)
+    for t in range(lengths[lo:hi].max() - 1, -1, -1):
+        _gate_grads(dh, g_ys, ys, saved, state0, t, lengths, lo, n, d_xw, d_hw, dw)
+        if truncate > 0 and t > 0 and t % truncate == 0:
+            dh[:, :] = 0  # truncated BPTT: nothing flows from h_t back to h_{t-1}
+        else:
+            accumulate_rows(dh, dw, w, n)
+    d_state0[0, lo:hi] = dh
+
+
+@njit(cache=True, parallel=True)
+def _forward_parallel(xw, w_t, b_hn, state0, lengths, n_blocks, ys, saved):
+    B = xw.shape[1]
+    for blk in prange(n_blocks):
+        _forward_rows(xw, w_t, b_hn, state0, lengths, blk * B // n_blocks,
+                      (blk + 1) * B // n_blocks, ys, saved)
+
+
+@njit(cache=True, parallel=True)
+def _backward_parallel(g_ys, ys, saved, state0, w, lengths, truncate, n_blocks, d_xw, d_hw,
+                       d_state0):
+    B = ys.shape[2]
+    for blk in prange(n_blocks):
+        _backward_rows(g_ys, ys, saved, state0, w, lengths, truncate, blk * B // n_blocks,
+                       (blk + 1) * B // n_blocks, d_xw, d_hw, d_state0)
+
+
+# --------------------------------------------------------------------------- blas per step
+
+def _forward_blas(xw, w_t, b_hn, state0, lengths, ys, saved):
+    h = state0[0].copy()
+    g = np.empty((h.shape[0], w_t.shape[1]), dtype=xw.dtype)
+    for t in range(xw.shape[0]):
+        np.matmul(h, w_t, out=g)
+        _gates(g, xw, b_hn, t, lengths, 0, h.shape[0], h, ys, saved)
+    _zero_padding(lengths, 0, h.shape[0], ys[0])
+
+
+def _backward_blas(g_ys, ys, saved, state0, w, lengths, truncate, d_xw, d_hw, d_state0):
+    B, H = ys.shape[2], ys.shape[3]
+    dh = np.zeros((B, H), dtype=ys.dtype)
+    dw = np.zeros((B, 3 * H), dtype=ys.dtype)
+    through_w = np.empty_like(dh)
+    _zero_padding(lengths, 0, B, d_xw)
+    _zero_padding(lengths, 0, B, d_hw)
+    for t in range(ys.shape[1] - 1, -1, -1):
+        _gate_grads(dh, g_ys, ys, saved, state0, t, lengths, 0, B, d_xw, d_hw, dw)
+        if truncate > 0 and t > 0 and t % truncate == 0:
+            dh[:] = 0
+        else:
+            np.matmul(dw, w, out=through_w)
+            dh += through_w
+    d_state0[0] = dh
+
+
+# --------------------------------------------------------------------------- contract
+
+def forward(xw, w_hh, state0, lengths=None, *, b_hn=None):
+    T, B, H3 = xw.shape
+    H = H3 // 3
+    lengths = common.full_lengths(lengths, T, B)
+    b_hn = np.zeros(H, dtype=xw.dtype) if b_hn is None else b_hn
+    w_t = np.ascontiguousarray(w_hh.T)
+    ys = np.empty((1, T, B, H), dtype=xw.dtype)
+    saved = np.empty((T, B, 4 * H), dtype=xw.dtype)
+    args = (xw, w_t, b_hn, state0, lengths)
+    if common.strategy(B, H3) == "blas":
+        _forward_blas(*args, ys, saved)
+    elif common.row_blocks(B) > 1:
+        _forward_parallel(*args, common.row_blocks(B), ys, saved)
+    else:
+        _forward_rows(*args, 0, B, ys, saved)
+    return ys, saved
+
+
+def backward(g_ys, ys, saved, state0, w_hh, truncate=None, lengths=None, *, b_hn=None):
+    _, T, B, H = ys.shape
+    lengths = common.full_lengths(lengths, T, B)
+    d_xw = np.empty((T, B, 3 * H), dtype=ys.dtype)
+    d_hw = np.empty_like(d_xw)
+    d_state0 = np.empty((1, B, H), dtype=ys.dtype)
+    args = (g_ys, ys, saved, state0, w_hh, lengths, 0 if truncate is None else truncate)
+    if common.strategy(B, 3 * H) == "blas":
+        _backward_blas(*args, d_xw, d_hw, d_state0)
+    elif common.row_blocks(B) > 1:
+        _backward_parallel(*args, common.row_blocks(B), d_xw, d_hw, d_state0)
+    else:
+        _backward_rows(*args, 0, B, d_xw, d_hw, d_state0)
+    return d_xw, d_hw, d_state0
