@@ -1,10 +1,12 @@
-"""Time-loop kernels for the fused RNN op (installed as ``tinyrnn.kernels``).
+"""Time-loop kernels of the fused recurrent op (installed as ``tinyrnn.kernels``).
 
-Every kernel module exposes the contract fixed in DESIGN.md::
+One module per (cell, back-end), ``<backend>_<cell>``, each with the contract described in
+ARCHITECTURE.md::
 
-    forward(xw, w_hh, h0, nonlinearity, lengths) -> hs
-    backward(g_hs, hs, h0, w_hh, nonlinearity, truncate, lengths, g_hn) -> (d_xw, d_h0)
+    forward(xw, w_hh, state0, lengths=None, **options) -> (ys, saved)
+    backward(g_ys, ys, saved, state0, w_hh, truncate=None, lengths=None, **options)
+        -> (d_xw, d_hw, d_state0)
 
-``numpy_kernel`` is the executable specification; ``numba_kernel`` (CPU) and
-``cuda_kernel`` (CuPy) must match it.
+``numpy_<cell>`` is each cell's executable specification; the Numba and CUDA kernels must
+match it. ``cells.kernel(cell, backend)`` gives checked entry points for direct calls.
 """

@@ -1,7 +1,9 @@
 """The CPU-vs-GPU RNN benchmark on synthetic data (the project's main job).
 
-Times one Elman RNN layer, forward and forward+backward, float32, for every tinyrnn kernel
-available here and every installed peer, prints a table and writes
+Times one recurrent layer (Elman RNN; on the CPU also GRU and LSTM), forward and
+forward+backward, float32, for every tinyrnn kernel available here and every installed peer,
+and, on the CPU, the GEMMs the fused op must do timed alone (the BLAS floor); prints a table
+and writes
 ``<out>/<machine>-<date>.{json,md,png}`` (``benchmarks/results`` from a clone). Ratios
 between rows of one run are the figures to quote: the machines are shared and noisy.
 
@@ -39,6 +41,10 @@ GPU_SHAPES = [(672, 1, 32, 32), (512, 4, 512, 512), (512, 4, 1024, 1024),
               (50, 16, 1760, 1760), (50, 64, 2048, 2048)]
 QUICK_CPU = CPU_SHAPES[:4]
 QUICK_GPU = GPU_SHAPES[:2]
+# The gated cells on the CPU: the per-step-bound shapes up to a GEMM-bound one.
+GATED_CPU_SHAPES = [(1000, 1, 1, 32), (672, 1, 32, 32), (100, 32, 64, 128), (50, 16, 1024, 1024)]
+QUICK_GATED_CPU = GATED_CPU_SHAPES[:3]
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
 # ----------------------------------------------------------------------------- machine
@@ -97,9 +103,10 @@ def median_ms(fn, repeat: int, min_time: float = 0.2) -> float:
     return 1e3 * statistics.median(samples)
 
 
-def rnn_gflop(T, B, I, H, passes):
-    """Forward: two GEMM-shaped products per step, 2*B*H*(I+H) flops; backward: twice that."""
-    fwd = 2.0 * T * B * H * (I + H)
+def rnn_gflop(T, B, I, H, passes, cell="rnn"):
+    """Forward: two GEMM-shaped products per step, 2*B*G*H*(I+H) flops (G gate blocks);
+    backward: twice that."""
+    fwd = 2.0 * T * B * GATES[cell] * H * (I + H)
     return (fwd if passes == "fwd" else 3 * fwd) / 1e9
 
 
@@ -122,24 +129,59 @@ def sgemm_gflops(on_gpu=False) -> float:
 
 # ----------------------------------------------------------------------------- contenders
 
-def tinyrnn_case(kernel, T, B, I, H, device="cpu"):
+_TR_LAYERS = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}
+
+
+def tinyrnn_case(kernel, cell, T, B, I, H, device="cpu"):
     rng = np.random.default_rng(0)
     tr.manual_seed(0)
-    rnn = tr.nn.RNN(I, H).to(device)
+    layer = getattr(tr.nn, _TR_LAYERS[cell])(I, H).to(device)
     x = tr.tensor(rng.standard_normal((T, B, I)).astype(np.float32)).to(device)
     x.requires_grad = True
     sync = _cuda_sync if device == "cuda" else (lambda: None)
 
     def fwd():
         with tr.use_kernel(kernel), tr.no_grad():
-            rnn(x)
+            layer(x)
         sync()
 
     def fwd_bwd():
         with tr.use_kernel(kernel):
-            out, _ = rnn(x)
+            out, _ = layer(x)
             out.sum().backward()
         sync()
+
+    return fwd, fwd_bwd
+
+
+def blas_floor_case(cell, T, B, I, H):
+    """The GEMMs the fused op must do, alone (NumPy's BLAS as configured): forward, the
+    input projection and one (B, H) x (H, G*H) product per step; backward adds one
+    (B, G*H) x (G*H, H) product per step and the three weight/input-gradient GEMMs."""
+    rng = np.random.default_rng(0)
+    GH = GATES[cell] * H
+    x = rng.standard_normal((T * B, I)).astype(np.float32)
+    w_ih_t = rng.standard_normal((I, GH)).astype(np.float32)
+    w_hh = rng.standard_normal((GH, H)).astype(np.float32)
+    w_hh_t = np.ascontiguousarray(w_hh.T)
+    h = rng.standard_normal((B, H)).astype(np.float32)
+    a = np.empty((B, GH), np.float32)
+    d_a = rng.standard_normal((T * B, GH)).astype(np.float32)
+    hs = rng.standard_normal((T * B, H)).astype(np.float32)
+    dh = np.empty((B, H), np.float32)
+
+    def fwd():
+        x @ w_ih_t
+        for _ in range(T):
+            np.matmul(h, w_hh_t, out=a)
+
+    def fwd_bwd():
+        fwd()
+        for t in range(T):
+            np.matmul(d_a[t * B:(t + 1) * B], w_hh, out=dh)
+        d_a @ w_ih_t.T
+        d_a.T @ x
+        d_a.T @ hs
 
     return fwd, fwd_bwd
 
@@ -149,29 +191,31 @@ def _cuda_sync():
     cupy.cuda.Device().synchronize()
 
 
-def torch_case(device, T, B, I, H):
+def torch_case(device, cell, T, B, I, H):
     import torch
     torch.manual_seed(0)
-    rnn = torch.nn.RNN(I, H).to(device)
+    layer = getattr(torch.nn, _TR_LAYERS[cell])(I, H).to(device)
     x = torch.randn(T, B, I, device=device, requires_grad=True)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def fwd():
         with torch.no_grad():
-            rnn(x)
+            layer(x)
         sync()
 
     def fwd_bwd():
-        out, _ = rnn(x)
+        out, _ = layer(x)
         out.sum().backward()
         sync()
 
     return fwd, fwd_bwd
 
 
-def cupy_loop_case(T, B, I, H):
+def cupy_loop_case(cell, T, B, I, H):
     """The plain GPU baseline: one cuBLAS GEMM and one elementwise kernel per step."""
     import cupy as cp
+    if cell != "rnn":
+        raise ValueError("the CuPy loop baseline is written for the Elman cell")
     rng = np.random.default_rng(0)
     w_ih = cp.asarray(rng.uniform(-0.1, 0.1, (H, I)), dtype=cp.float32)
     w_hh = cp.asarray(rng.uniform(-0.1, 0.1, (H, H)), dtype=cp.float32)
@@ -214,7 +258,7 @@ def contenders(suite):
     has_torch = importlib.util.find_spec("torch") is not None
     if suite == "cpu":
         names = [f"tinyrnn-{k}" for k in ("numpy", "numba") if k in kernels]
-        return names + (["torch-cpu"] if has_torch else [])
+        return names + (["torch-cpu"] if has_torch else []) + [BLAS_FLOOR]
     names = ["tinyrnn-cuda"] if "cuda" in kernels else []
     names += ["cupy-loop"] if importlib.util.find_spec("cupy") is not None else []
     names += ["torch-cudnn"] if has_torch else []
@@ -222,6 +266,17 @@ def contenders(suite):
     return names + (["tinyrnn-numba"] if "numba" in kernels else [])
 
 
+def suite_cases(suite, quick):
+    """(cell, shape) pairs of a suite. The GPU suite times the Elman cell: the gated cells
+    have no CUDA kernels yet."""
+    if suite == "gpu":
+        return [("rnn", s) for s in (QUICK_GPU if quick else GPU_SHAPES)]
+    gated = QUICK_GATED_CPU if quick else GATED_CPU_SHAPES
+    return [("rnn", s) for s in (QUICK_CPU if quick else CPU_SHAPES)] + \
+        [(c, s) for c in ("gru", "lstm") for s in gated]
+
+
+BLAS_FLOOR = "blas-floor"  # not a contender: its rows go to the JSON's "blas_floor"
 BUILDERS = {
     "tinyrnn-numpy": lambda *s: tinyrnn_case("numpy", *s),
     "tinyrnn-numba": lambda *s: tinyrnn_case("numba", *s),
@@ -229,12 +284,13 @@ BUILDERS = {
     "torch-cpu": lambda *s: torch_case("cpu", *s),
     "torch-cudnn": lambda *s: torch_case("cuda", *s),
     "cupy-loop": lambda *s: cupy_loop_case(*s),
+    BLAS_FLOOR: lambda *s: blas_floor_case(*s),
 }
 
 
 # ----------------------------------------------------------------------------- run
 
-def worker(impl, suite, shapes, repeat):
+def worker(impl, suite, cases, repeat):
     """Time one implementation on every shape; print the rows as JSON (run in a child).
 
     One process per implementation: thread pools left spinning by one library (OpenBLAS,
@@ -250,24 +306,25 @@ def worker(impl, suite, shapes, repeat):
         import torch
         torch.set_num_threads(os.cpu_count())  # the same threads as NumPy/Numba get
     rows = []
-    for T, B, I, H in shapes:
-        fwd, fwd_bwd = BUILDERS[impl](T, B, I, H)
+    for cell, (T, B, I, H) in cases:
+        fwd, fwd_bwd = BUILDERS[impl](cell, T, B, I, H)
         for passes, fn in (("fwd", fwd), ("fwd+bwd", fwd_bwd)):
             ms = median_ms(fn, repeat)
-            rows.append({"suite": suite, "impl": impl, "pass": passes, "dtype": "float32",
-                         "shape": {"T": T, "B": B, "I": I, "H": H}, "median_ms": ms,
-                         "gflops": rnn_gflop(T, B, I, H, passes) / (ms / 1e3),
+            rows.append({"suite": suite, "impl": impl, "cell": cell, "pass": passes,
+                         "dtype": "float32", "shape": {"T": T, "B": B, "I": I, "H": H},
+                         "median_ms": ms,
+                         "gflops": rnn_gflop(T, B, I, H, passes, cell) / (ms / 1e3),
                          "us_per_step": 1e3 * ms / T})
-            print(f"  {suite:4} {impl:14} {passes:8} T={T:<5} B={B:<3} I={I:<5} H={H:<5}"
-                  f" {ms:10.3f} ms", file=sys.stderr, flush=True)
+            print(f"  {suite:4} {impl:14} {cell:4} {passes:8} T={T:<5} B={B:<3} I={I:<5} "
+                  f"H={H:<5} {ms:10.3f} ms", file=sys.stderr, flush=True)
     print(json.dumps(rows))
     return 0
 
 
-def run_suite(suite, shapes, repeat, rows):
+def run_suite(suite, cases, repeat, rows):
     for impl in contenders(suite):
         cmd = [sys.executable, "-m", "tinyrnn.bench", "--worker", impl, "--suite", suite,
-               "--repeat", str(repeat), "--shapes", json.dumps(shapes)]
+               "--repeat", str(repeat), "--cases", json.dumps(cases)]
         done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         if done.returncode != 0:
             print(f"  {impl}: the worker failed (exit {done.returncode}); no rows")
@@ -275,19 +332,27 @@ def run_suite(suite, shapes, repeat, rows):
         rows.extend(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def ratio_table(rows, suite, baseline, sgemm):
-    """Markdown: each impl's time and its speed-up over ``baseline`` measured in this run."""
-    shapes = sorted({tuple(r["shape"].values()) for r in rows if r["suite"] == suite},
-                    key=lambda s: (s[3], s[0]))
-    impls = sorted({r["impl"] for r in rows if r["suite"] == suite})
-    index = {(r["impl"], r["pass"], tuple(r["shape"].values())): r
-             for r in rows if r["suite"] == suite}
-    lines = [f"### {suite.upper()} suite (float32; speed-up vs {baseline} in the same run; "
-             f"in-run SGEMM {sgemm:.0f} GFLOP/s)", "",
+def _key(shape):
+    return tuple(shape.values())
+
+
+def ratio_table(rows, floor, suite, cell, baseline, sgemm):
+    """Markdown for one cell: each impl's time and its speed-up over ``baseline`` measured in
+    this run, and on the CPU the BLAS floor with tinyrnn-numba's time over it."""
+    sel = [r for r in rows if r["suite"] == suite and r.get("cell", "rnn") == cell]
+    shapes = sorted({_key(r["shape"]) for r in sel}, key=lambda s: (s[3], s[0]))
+    impls = sorted({r["impl"] for r in sel})
+    index = {(r["impl"], r["pass"], _key(r["shape"])): r for r in sel}
+    floors = {(r["pass"], _key(r["shape"])): r["median_ms"] for r in floor
+              if r["suite"] == suite and r["cell"] == cell}
+    floor_cols = " | BLAS floor ms | numba / floor" if floors else ""
+    lines = [f"### {suite.upper()} suite, {cell.upper()} (float32; speed-up vs {baseline} in "
+             f"the same run; in-run SGEMM {sgemm:.0f} GFLOP/s)", "",
              "| T, B, I, H | pass | " + " | ".join(f"{i} ms" for i in impls) +
              " | " + " | ".join(f"{i} / {baseline}" for i in impls if i != baseline) +
-             " | best GFLOP/s (% SGEMM) |",
-             "|---|---|" + "---:|" * (2 * len(impls) - (baseline in impls) + 1)]
+             " | best GFLOP/s (% SGEMM)" + floor_cols + " |",
+             "|---|---|" + "---:|" * (2 * len(impls) - (baseline in impls) + 1 +
+                                      (2 if floors else 0))]
     for s in shapes:
         for passes in ("fwd", "fwd+bwd"):
             cells = [index.get((i, passes, s)) for i in impls]
@@ -296,9 +361,15 @@ def ratio_table(rows, suite, baseline, sgemm):
             ratios = [f"{base['median_ms'] / c['median_ms']:.1f}x" if c and base else "-"
                       for i, c in zip(impls, cells) if i != baseline]
             best = max((c for c in cells if c), key=lambda c: c["gflops"])
-            lines.append(f"| {', '.join(map(str, s))} | {passes} | " + " | ".join(times) +
-                         " | " + " | ".join(ratios) +
-                         f" | {best['gflops']:.1f} ({100 * best['gflops'] / sgemm:.0f}%) |")
+            line = (f"| {', '.join(map(str, s))} | {passes} | " + " | ".join(times) + " | " +
+                    " | ".join(ratios) +
+                    f" | {best['gflops']:.1f} ({100 * best['gflops'] / sgemm:.0f}%)")
+            if floors:
+                f = floors.get((passes, s))
+                numba = index.get(("tinyrnn-numba", passes, s))
+                line += f" | {f:.3f}" if f else " | -"
+                line += f" | {numba['median_ms'] / f:.2f}" if f and numba else " | -"
+            lines.append(line + " |")
     return "\n".join(lines)
 
 
@@ -310,11 +381,13 @@ def plot(rows, path):
     except ImportError:
         print("matplotlib is not installed: no plot (pip install 'tinyrnn[bench]')")
         return False
-    suites = sorted({r["suite"] for r in rows})
-    fig, axes = plt.subplots(len(suites), 2, figsize=(12, 4 * len(suites)), squeeze=False)
-    for row_axes, suite in zip(axes, suites):
+    groups = sorted({(r["suite"], r.get("cell", "rnn")) for r in rows},
+                    key=lambda g: (g[0], list(GATES).index(g[1])))
+    fig, axes = plt.subplots(len(groups), 2, figsize=(12, 4 * len(groups)), squeeze=False)
+    for row_axes, (suite, cell) in zip(axes, groups):
         for ax, passes in zip(row_axes, ("fwd", "fwd+bwd")):
-            sel = [r for r in rows if r["suite"] == suite and r["pass"] == passes]
+            sel = [r for r in rows if r["suite"] == suite and r["pass"] == passes and
+                   r.get("cell", "rnn") == cell]
             shapes = sorted({tuple(r["shape"].values()) for r in sel}, key=lambda s: (s[3], s[0]))
             impls = sorted({r["impl"] for r in sel})
             width = 0.8 / max(len(impls), 1)
@@ -325,7 +398,7 @@ def plot(rows, path):
             ax.set_yscale("log")
             ax.set_xticks(np.arange(len(shapes)) + 0.4 - width / 2)
             ax.set_xticklabels(["\n".join(map(str, s)) for s in shapes], fontsize=7)
-            ax.set_title(f"{suite} suite, {passes} (T, B, I, H); lower is better")
+            ax.set_title(f"{suite} suite, {cell.upper()}, {passes} (T, B, I, H); lower is better")
             ax.set_ylabel("median ms")
             ax.legend(fontsize=7)
     fig.tight_layout()
@@ -342,11 +415,11 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the result files")
     parser.add_argument("--tag", default="", help="suffix for the result file names")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--shapes", help=argparse.SUPPRESS)
+    parser.add_argument("--cases", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return worker(args.worker, args.suite, [tuple(s) for s in json.loads(args.shapes)],
-                      args.repeat)
+        return worker(args.worker, args.suite,
+                      [(c, tuple(s)) for c, s in json.loads(args.cases)], args.repeat)
 
     info = {"cpu": cpu_model(), "cores": os.cpu_count(), "gpu": gpu_info(),
             "platform": platform.platform(), "versions": versions(),
@@ -364,19 +437,22 @@ def main(argv=None):
     for suite in suites:
         sgemm[suite] = sgemm_gflops(on_gpu=suite == "gpu")
         print(f"{suite} suite; in-run SGEMM: {sgemm[suite]:.1f} GFLOP/s", flush=True)
-        shapes = {"cpu": QUICK_CPU if args.quick else CPU_SHAPES,
-                  "gpu": QUICK_GPU if args.quick else GPU_SHAPES}[suite]
-        run_suite(suite, shapes, repeat, rows)
+        run_suite(suite, suite_cases(suite, args.quick), repeat, rows)
+    floor = [r for r in rows if r["impl"] == BLAS_FLOOR]
+    rows = [r for r in rows if r["impl"] != BLAS_FLOOR]
 
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"{machine_slug(info)}-{info['date'][:10]}" + ("-quick" if args.quick else "") + \
         (f"-{args.tag}" if args.tag else "")
     (args.out / f"{stem}.json").write_text(json.dumps(
-        {"machine": info, "sgemm_gflops": sgemm, "quick": args.quick, "rows": rows}, indent=1))
-    tables = [ratio_table(rows, s, "torch-cpu" if s == "cpu" else "torch-cudnn", sgemm[s])
-              for s in suites if any(r["suite"] == s for r in rows)]
+        {"machine": info, "sgemm_gflops": sgemm, "quick": args.quick, "rows": rows,
+         "blas_floor": floor}, indent=1))
+    tables = [ratio_table(rows, floor, s, cell, "torch-cpu" if s == "cpu" else "torch-cudnn",
+                          sgemm[s])
+              for s in suites for cell in GATES
+              if any(r["suite"] == s and r["cell"] == cell for r in rows)]
     gpu = f", GPU {info['gpu']['name']}" if info["gpu"] else ""
-    md = (f"# RNN benchmark, {info['date'][:10]}\n\nMachine: {info['cpu']}, {info['cores']} "
+    md = (f"# Recurrent-layer benchmark, {info['date'][:10]}\n\nMachine: {info['cpu']}, {info['cores']} "
           f"cores{gpu}. Versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items())
           + f". {'Quick subset. ' if args.quick else ''}Median of >= {repeat} runs.\n\n"
           + "\n\n".join(tables) + "\n")
