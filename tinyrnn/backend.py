@@ -134,8 +134,18 @@ def current_kernel() -> str:
 def resolve_kernel(cell: str, on_gpu: bool):
     """The kernel module to run ``cell`` ("rnn", "gru", "lstm") on arrays on the GPU
     (``on_gpu``) or the CPU."""
-    from tinyrnn.kernels.cells import has_kernel
     name = _current()
+    module = _resolved.get((cell, name, on_gpu))
+    if module is None:  # once per combination: this sits on every layer call
+        module = _resolved[cell, name, on_gpu] = _resolve(cell, name, on_gpu)
+    return module
+
+
+_resolved: dict = {}
+
+
+def _resolve(cell, name, on_gpu):
+    from tinyrnn.kernels.cells import has_kernel
     if name == "auto":
         name = "cuda" if on_gpu else ("numba" if _numba_importable() else "numpy")
     elif name == "numba" and on_gpu or name == "cuda" and not on_gpu:

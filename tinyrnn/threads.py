@@ -7,7 +7,6 @@ arithmetic therefore run the surrounding GEMMs on one BLAS thread.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 
 
@@ -20,15 +19,32 @@ def _blas_controllers():
     return tuple(c for c in ThreadpoolController().lib_controllers if c.user_api == "blas")
 
 
-@contextlib.contextmanager
-def blas_threads(n: int | None):
-    """Run the block with ``n`` BLAS threads (None: leave as is)."""
-    controllers = _blas_controllers() if n is not None else ()
-    previous = [c.get_num_threads() for c in controllers]
-    for c in controllers:
-        c.set_num_threads(n)
-    try:
-        yield
-    finally:
-        for c, k in zip(controllers, previous):
+class blas_threads:
+    """``with blas_threads(n):`` runs the block with ``n`` BLAS threads (None: leave as is).
+
+    A class rather than a generator-based context manager: it sits on the path of every
+    recurrent layer call, and touches a library only when its thread count must change.
+    """
+
+    __slots__ = ("n", "_changed")
+
+    def __init__(self, n: int | None):
+        self.n = n
+        self._changed = ()
+
+    def __enter__(self):
+        if self.n is not None:
+            changed = []
+            for c in _blas_controllers():
+                k = c.get_num_threads()
+                if k != self.n:
+                    c.set_num_threads(self.n)
+                    changed.append((c, k))
+            self._changed = changed
+        return self
+
+    def __exit__(self, *exc):
+        for c, k in self._changed:
             c.set_num_threads(k)
+        self._changed = ()
+        return False

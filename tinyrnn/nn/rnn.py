@@ -10,7 +10,7 @@ pass is the one fused op of every cell (``tinyrnn/nn/fused_rnn.py``). The chapte
 from __future__ import annotations
 
 from ..tensor import Tensor
-from .fused_rnn import recurrent
+from .fused_rnn import final_state, recurrent
 from .init import _check_size, fan_in_bound, uniform
 from .module import Module
 
@@ -69,7 +69,7 @@ class RNNBase(Module):
 
     def forward(self, input: Tensor, hx: Tensor | None = None, *, lengths=None, truncate=None):
         output, finals = self._run(input, hx, lengths, truncate)
-        return output, finals[0]
+        return output, final_state(finals, 0)
 
     def extra_repr(self):
         opts = [f"{self.input_size}, {self.hidden_size}"]
@@ -97,7 +97,7 @@ class RNN(RNNBase):
     def forward(self, input: Tensor, hx: Tensor | None = None, *, lengths=None, truncate=None):
         output, finals = self._run(input, hx, lengths, truncate,
                                    nonlinearity=self.nonlinearity)
-        return output, finals[0]
+        return output, final_state(finals, 0)
 
 
 class GRU(RNNBase):
