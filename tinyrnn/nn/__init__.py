@@ -1,12 +1,14 @@
 """Neural-network modules with PyTorch's names, shapes and defaults."""
-from . import functional, init
+from . import functional, init, utils
 from .activation import ReLU, Sigmoid, Tanh
 from .container import Sequential
 from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Linear
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import Module, Parameter
 from .rnn import RNN, RNNCell
 
-__all__ = ["functional", "init", "Module", "Parameter", "Linear", "Embedding", "Dropout",
-           "ReLU", "Tanh", "Sigmoid", "Sequential", "RNNCell", "RNN"]
+__all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Embedding",
+           "Dropout", "ReLU", "Tanh", "Sigmoid", "Sequential", "RNNCell", "RNN",
+           "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss"]

@@ -1,10 +1,14 @@
-"""Stateless functions: activations, dropout, linear/embedding, losses, and the fused RNN."""
+"""Stateless functions: activations, dropout, linear/embedding, losses, and the fused RNN.
+
+Names, arguments, defaults and reductions follow ``torch.nn.functional``.
+"""
 from __future__ import annotations
 
+import numpy as np
 
 from ..backend import get_array_module, to_device
 from ..random import generator
-from ..tensor import Tensor, _log_softmax
+from ..tensor import Tensor, _axis, _log_softmax, _sigmoid
 
 
 def relu(x: Tensor) -> Tensor:
@@ -19,12 +23,14 @@ def tanh(x: Tensor) -> Tensor:
     return x.tanh()
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return x.softmax(axis)
+def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Softmax along ``axis`` or ``dim`` (default: the last axis)."""
+    return x.softmax(_axis(axis, dim, -1))
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return x.log_softmax(axis)
+def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Log-softmax along ``axis`` or ``dim`` (default: the last axis)."""
+    return x.log_softmax(_axis(axis, dim, -1))
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
@@ -81,36 +87,114 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
 
 
-def cross_entropy(input: Tensor, target, reduction: str = "mean") -> Tensor:
-    """``-log softmax(input)[target]``; input (N, C) logits, target (N,) class indices.
+def _constant(values, name, xp, dtype, shape=None):
+    """A float array that takes no gradient (class weights, pos_weight), checked."""
+    values = values.data if isinstance(values, Tensor) else values
+    values = xp.asarray(values, dtype=dtype)
+    if shape is not None and values.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(values.shape)}")
+    return values
 
-    Computed from a shifted log-sum-exp, so large logits never overflow; the backward is
-    ``softmax(input) - onehot(target)``.
+
+def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """``-log softmax(input)[target]`` over the class axis 1, as ``torch.nn.functional``.
+
+    input: logits (C,), (N, C) or (N, C, d1, ...); target: class indices (), (N,) or
+    (N, d1, ...). ``weight`` (C,) scales each target's term; targets equal to
+    ``ignore_index`` add nothing; ``"mean"`` divides by the summed weights of the targets
+    kept (their count without ``weight``). With label smoothing ``e`` the loss is
+    ``(1 - e) nll + e/C * sum_c w_c (-log p_c)``, as in PyTorch.
+
+    Log-softmax is a shifted log-sum-exp, so large logits never overflow. Per element
+    the gradient is ``(1-e) w_t (p - onehot_t) + e/C (sum(w) p - w)``.
     """
     xp = get_array_module(input.data)
-    if input.ndim not in (1, 2):
-        raise ValueError(f"input must be (N, C) or (C,) logits, got shape {input.shape}")
-    logits = input.data if input.ndim == 2 else input.data[None]
-    t = _integer_array(target, "target", xp).reshape(-1)
-    N, C = logits.shape
-    if t.shape != (N,):
-        raise ValueError(f"target must have shape ({N},), got {tuple(t.shape)}")
-    if N and (int(t.min()) < 0 or int(t.max()) >= C):
-        raise ValueError(f"target must lie in [0, {C - 1}] ({C} classes), got min "
-                         f"{int(t.min())}, max {int(t.max())}")
+    if input.ndim < 1:
+        raise ValueError("input must be logits of shape (C,), (N, C) or (N, C, d1, ...), "
+                         "got a scalar")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    t = _integer_array(target, "target (class indices)", xp)
+    C = input.shape[0 if input.ndim == 1 else 1]
+    expected = () if input.ndim == 1 else (input.shape[0],) + input.shape[2:]
+    if t.shape != expected:
+        raise ValueError(f"target must have shape {expected} for input of shape "
+                         f"{input.shape} (classes on axis {0 if input.ndim == 1 else 1}), "
+                         f"got {tuple(t.shape)}")
+    # Classes last, one row per prediction: (M, C) logits and (M,) targets.
+    moved = xp.moveaxis(input.data, 0 if input.ndim == 1 else 1, -1)
+    logits, t = moved.reshape(-1, C), t.reshape(-1)
+    keep = t != ignore_index
+    if bool(keep.any()) and (int(t[keep].min()) < 0 or int(t[keep].max()) >= C):
+        raise ValueError(f"target must lie in [0, {C - 1}] ({C} classes) or equal "
+                         f"ignore_index={ignore_index}, got min {int(t[keep].min())}, "
+                         f"max {int(t[keep].max())}")
+    w = (xp.ones(C, dtype=input.dtype) if weight is None
+         else _constant(weight, "weight", xp, input.dtype, (C,)))
+    safe = xp.where(keep, t, 0)  # ignored rows gather a real class, then weigh 0
+    rows = xp.arange(len(t))
+    w_t = w[safe] * keep
+    e = float(label_smoothing)
     logp = _log_softmax(logits, axis=1)
-    rows = xp.arange(N)
+    losses = -(1 - e) * w_t * logp[rows, safe]
+    if e:
+        losses = losses - (e / C) * keep * (logp * w).sum(axis=1)
 
     def backward(g):
-        grad = xp.exp(logp)
-        grad[rows, t] -= 1
-        grad *= g[:, None]
-        return (grad.reshape(input.shape),)
+        p = xp.exp(logp)
+        grad = p * w_t[:, None]
+        grad[rows, safe] -= w_t
+        grad *= 1 - e
+        if e:
+            grad += (e / C) * keep[:, None] * (p * w.sum() - w)
+        grad *= g.reshape(-1)[:, None]
+        return (xp.moveaxis(grad.reshape(moved.shape), -1, 0 if input.ndim == 1 else 1),)
 
-    losses = Tensor._op(-logp[rows, t], (input,), backward)
-    if input.ndim == 1:
-        losses = losses.reshape(())
-    return _reduce(losses, reduction)
+    out = Tensor._op(losses.astype(input.dtype, copy=False).reshape(expected), (input,),
+                     backward)
+    if reduction == "mean":  # the weighted mean over the targets kept, as PyTorch
+        # xp.asarray keeps a float64 total float64 (a bare NumPy scalar would become float32).
+        return out.sum() / Tensor(xp.asarray(w_t.sum()))
+    return _reduce(out, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,
+                                     reduction: str = "mean", pos_weight=None) -> Tensor:
+    """``-w [pw y log s(x) + (1 - y) log(1 - s(x))]``, s the sigmoid, as PyTorch.
+
+    Written ``(1 - y) x + (1 + (pw - 1) y) softplus(-x)`` with a softplus that never
+    overflows. ``weight`` broadcasts to the input, ``pos_weight`` along the last
+    (class) axis; ``"mean"`` is the plain mean over elements. The target may itself
+    require a gradient (soft labels), as in PyTorch.
+    """
+    xp = get_array_module(input.data)
+    if not isinstance(target, Tensor):
+        target = Tensor(xp.asarray(target, dtype=input.dtype))
+    if target.shape != input.shape:
+        raise ValueError(f"target must have the input's shape {input.shape}, got "
+                         f"{target.shape}")
+    x, y = input.data, target.data.astype(input.dtype, copy=False)
+    w = 1 if weight is None else _constant(weight, "weight", xp, input.dtype)
+    pw = 1 if pos_weight is None else _constant(pos_weight, "pos_weight", xp, input.dtype)
+    for name, c in (("weight", w), ("pos_weight", pw)):
+        try:
+            fits = np.broadcast_shapes(np.shape(c), x.shape) == x.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{name} of shape {np.shape(c)} does not broadcast to the "
+                             f"input's shape {x.shape}")
+    softplus_neg = xp.logaddexp(0, -x)  # log(1 + exp(-x)) without overflow
+    scale = 1 + (pw - 1) * y
+    losses = w * ((1 - y) * x + scale * softplus_neg)
+
+    def backward(g):
+        gx = g * w * ((1 - y) - scale * _sigmoid(-x))
+        gy = g * w * ((pw - 1) * softplus_neg - x)
+        return gx, gy
+
+    return _reduce(Tensor._op(losses, (input, target), backward), reduction)
 
 
 def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
