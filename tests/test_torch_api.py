@@ -154,6 +154,29 @@ def test_cross_entropy_with_the_new_options_passes_gradcheck(c):
 
 
 @needs_torch
+@given(c=ce_cases)
+def test_nll_loss_after_log_softmax_matches_torch(c):
+    logits, target, kwargs = _ce_case(c)
+    kwargs.pop("label_smoothing")
+    dim = 0 if logits.ndim == 1 else 1
+    x = tr.tensor(logits, requires_grad=True)
+    ours = F.nll_loss(F.log_softmax(x, dim=dim), target, **kwargs)
+    tx = torch.tensor(logits, requires_grad=True)
+    tkw = dict(kwargs, weight=torch.from_numpy(kwargs["weight"])) if "weight" in kwargs \
+        else kwargs
+    theirs = torch.nn.functional.nll_loss(torch.log_softmax(tx, dim), torch.from_numpy(target),
+                                          **tkw)
+    close(ours, theirs)
+    g = np.random.default_rng(0).standard_normal(ours.shape)
+    ours.backward(g)
+    theirs.backward(torch.from_numpy(g))
+    close(x.grad, tx.grad)
+    close(tr.nn.NLLLoss(**kwargs)(F.log_softmax(tr.tensor(logits), dim=dim), target), theirs)
+    assert tr.gradcheck(lambda a: F.nll_loss(a, target, **kwargs),
+                        [tr.tensor(logits, requires_grad=True)])
+
+
+@needs_torch
 def test_sequence_labelling_logits_n_c_t_with_padding_ignored():
     """The issue's case: (N, C, T) logits, padded steps marked -100, no masking by hand."""
     rng = np.random.default_rng(5)
@@ -341,6 +364,8 @@ def test_optimiser_arguments_are_checked_by_name():
     with pytest.raises(ValueError, match="more than one param group"):
         tr.optim.SGD([{"params": [w]}, {"params": [w]}], lr=0.1)
     opt = tr.optim.SGD([w], lr=0.1)
+    w.grad = np.ones(2)
+    assert opt.step(lambda: 1.5) == 1.5 and np.allclose(w.data, -0.1)  # closure, as torch
     opt.lr = 0.5  # the old single-rate attribute still works
     assert opt.param_groups[0]["lr"] == 0.5 and opt.params == [w]
 

@@ -5,10 +5,10 @@ from .container import Sequential
 from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Linear
-from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module, Parameter
 from .rnn import RNN, RNNCell
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Embedding",
            "Dropout", "ReLU", "Tanh", "Sigmoid", "Sequential", "RNNCell", "RNN",
-           "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss"]
+           "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss"]

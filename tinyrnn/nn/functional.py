@@ -81,9 +81,13 @@ def embedding(indices, weight: Tensor, padding_idx: int | None = None) -> Tensor
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
+def _check_reduction(reduction):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    _check_reduction(reduction)
     return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
 
 
@@ -94,6 +98,70 @@ def _constant(values, name, xp, dtype, shape=None):
     if shape is not None and values.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {tuple(values.shape)}")
     return values
+
+
+class _ClassTargets:
+    """Class-index targets against class scores on axis 1 (axis 0 for one sample),
+    checked and flattened to rows: ``scores`` (M, C), ``safe`` (M,) class per row
+    (0 where ignored), ``keep`` (M,) bool, ``w`` (C,) class weights, ``w_t`` (M,) the
+    weight of each row's target (0 where ignored)."""
+
+    def __init__(self, input: Tensor, target, weight, ignore_index: int, what: str):
+        xp = self.xp = get_array_module(input.data)
+        if input.ndim < 1:
+            raise ValueError(f"input must be {what} of shape (C,), (N, C) or "
+                             "(N, C, d1, ...), got a scalar")
+        t = _integer_array(target, "target (class indices)", xp)
+        self.axis = 0 if input.ndim == 1 else 1
+        C = self.C = input.shape[self.axis]
+        self.shape = () if input.ndim == 1 else (input.shape[0],) + input.shape[2:]
+        if t.shape != self.shape:
+            raise ValueError(f"target must have shape {self.shape} for input of shape "
+                             f"{input.shape} (classes on axis {self.axis}), got "
+                             f"{tuple(t.shape)}")
+        self.moved = xp.moveaxis(input.data, self.axis, -1)  # classes last
+        self.scores, t = self.moved.reshape(-1, C), t.reshape(-1)
+        self.keep = t != ignore_index
+        kept = t[self.keep]
+        if kept.size and (int(kept.min()) < 0 or int(kept.max()) >= C):
+            raise ValueError(f"target must lie in [0, {C - 1}] ({C} classes) or equal "
+                             f"ignore_index={ignore_index}, got min {int(kept.min())}, "
+                             f"max {int(kept.max())}")
+        self.w = (xp.ones(C, dtype=input.dtype) if weight is None
+                  else _constant(weight, "weight", xp, input.dtype, (C,)))
+        self.safe = xp.where(self.keep, t, 0)  # ignored rows gather a real class, weigh 0
+        self.rows = xp.arange(len(t))
+        self.w_t = self.w[self.safe] * self.keep
+
+    def grad_to_input(self, grad_rows):
+        """(M, C) row gradients back to the input's layout."""
+        return self.xp.moveaxis(grad_rows.reshape(self.moved.shape), -1, self.axis)
+
+    def reduce(self, out: Tensor, reduction: str) -> Tensor:
+        if reduction == "mean":  # the weighted mean over the targets kept, as PyTorch
+            # asarray keeps a float64 total float64 (a bare NumPy scalar becomes float32).
+            return out.sum() / Tensor(self.xp.asarray(self.w_t.sum()))
+        return _reduce(out, reduction)
+
+
+def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """``-w_t input[target]``: the loss after ``log_softmax(x, dim=1)``, as PyTorch.
+
+    Shapes, ``weight``, ``ignore_index`` and the weighted ``"mean"`` as ``cross_entropy``.
+    """
+    _check_reduction(reduction)
+    c = _ClassTargets(input, target, weight, ignore_index, "log-probabilities")
+    losses = -c.w_t * c.scores[c.rows, c.safe]
+
+    def backward(g):
+        grad = c.xp.zeros_like(c.scores)
+        grad[c.rows, c.safe] = -c.w_t * g.reshape(-1)  # rows are distinct: no scatter-add
+        return (c.grad_to_input(grad),)
+
+    out = Tensor._op(losses.astype(input.dtype, copy=False).reshape(c.shape), (input,),
+                     backward)
+    return c.reduce(out, reduction)
 
 
 def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
@@ -109,34 +177,13 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
     Log-softmax is a shifted log-sum-exp, so large logits never overflow. Per element
     the gradient is ``(1-e) w_t (p - onehot_t) + e/C (sum(w) p - w)``.
     """
-    xp = get_array_module(input.data)
-    if input.ndim < 1:
-        raise ValueError("input must be logits of shape (C,), (N, C) or (N, C, d1, ...), "
-                         "got a scalar")
+    _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
-    t = _integer_array(target, "target (class indices)", xp)
-    C = input.shape[0 if input.ndim == 1 else 1]
-    expected = () if input.ndim == 1 else (input.shape[0],) + input.shape[2:]
-    if t.shape != expected:
-        raise ValueError(f"target must have shape {expected} for input of shape "
-                         f"{input.shape} (classes on axis {0 if input.ndim == 1 else 1}), "
-                         f"got {tuple(t.shape)}")
-    # Classes last, one row per prediction: (M, C) logits and (M,) targets.
-    moved = xp.moveaxis(input.data, 0 if input.ndim == 1 else 1, -1)
-    logits, t = moved.reshape(-1, C), t.reshape(-1)
-    keep = t != ignore_index
-    if bool(keep.any()) and (int(t[keep].min()) < 0 or int(t[keep].max()) >= C):
-        raise ValueError(f"target must lie in [0, {C - 1}] ({C} classes) or equal "
-                         f"ignore_index={ignore_index}, got min {int(t[keep].min())}, "
-                         f"max {int(t[keep].max())}")
-    w = (xp.ones(C, dtype=input.dtype) if weight is None
-         else _constant(weight, "weight", xp, input.dtype, (C,)))
-    safe = xp.where(keep, t, 0)  # ignored rows gather a real class, then weigh 0
-    rows = xp.arange(len(t))
-    w_t = w[safe] * keep
-    e = float(label_smoothing)
-    logp = _log_softmax(logits, axis=1)
+    c = _ClassTargets(input, target, weight, ignore_index, "logits")
+    xp, rows, safe, keep, w, w_t = c.xp, c.rows, c.safe, c.keep, c.w, c.w_t
+    e, C = float(label_smoothing), c.C
+    logp = _log_softmax(c.scores, axis=1)
     losses = -(1 - e) * w_t * logp[rows, safe]
     if e:
         losses = losses - (e / C) * keep * (logp * w).sum(axis=1)
@@ -149,14 +196,11 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
         if e:
             grad += (e / C) * keep[:, None] * (p * w.sum() - w)
         grad *= g.reshape(-1)[:, None]
-        return (xp.moveaxis(grad.reshape(moved.shape), -1, 0 if input.ndim == 1 else 1),)
+        return (c.grad_to_input(grad),)
 
-    out = Tensor._op(losses.astype(input.dtype, copy=False).reshape(expected), (input,),
+    out = Tensor._op(losses.astype(input.dtype, copy=False).reshape(c.shape), (input,),
                      backward)
-    if reduction == "mean":  # the weighted mean over the targets kept, as PyTorch
-        # xp.asarray keeps a float64 total float64 (a bare NumPy scalar would become float32).
-        return out.sum() / Tensor(xp.asarray(w_t.sum()))
-    return _reduce(out, reduction)
+    return c.reduce(out, reduction)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,
@@ -168,6 +212,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,
     (class) axis; ``"mean"`` is the plain mean over elements. The target may itself
     require a gradient (soft labels), as in PyTorch.
     """
+    _check_reduction(reduction)
     xp = get_array_module(input.data)
     if not isinstance(target, Tensor):
         target = Tensor(xp.asarray(target, dtype=input.dtype))

@@ -33,6 +33,18 @@ class CrossEntropyLoss(_Loss):
                                label_smoothing=self.label_smoothing)
 
 
+class NLLLoss(_Loss):
+    """``F.nll_loss`` on log-probabilities (N, C, d1, ...), e.g. after ``LogSoftmax``."""
+
+    def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+        super().__init__(reduction)
+        self.weight, self.ignore_index = weight, ignore_index
+
+    def forward(self, input, target):
+        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
+
+
 class MSELoss(_Loss):
     """``F.mse_loss``: the squared error, averaged (or summed) over every element."""
 

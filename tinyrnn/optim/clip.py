@@ -14,13 +14,14 @@ def _grads(parameters):
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = True) -> float:
+                    error_if_nonfinite: bool = True, foreach=None) -> float:
     """Scale all gradients in place so that their joint norm is at most ``max_norm``.
 
     As PyTorch: the scale is ``max_norm / (norm + 1e-6)``, applied only when below 1, and
     the total norm before clipping is returned (here as a float). Unlike PyTorch's default,
     a non-finite norm raises unless ``error_if_nonfinite=False``: spreading NaNs into
-    every parameter is never what a training loop wants.
+    every parameter is never what a training loop wants. ``foreach`` is accepted for
+    torch's signature and has no effect.
     """
     if not max_norm > 0:
         raise ValueError(f"max_norm must be > 0, got {max_norm}")

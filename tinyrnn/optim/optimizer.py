@@ -87,11 +87,16 @@ class Optimizer:
             else:
                 p.grad[...] = 0
 
-    def step(self):
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient. ``closure`` (as torch):
+        a function that recomputes the loss and its gradients first; its loss is returned.
+        """
+        loss = closure() if closure is not None else None
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
                     self._update(p, p.grad, self.state.setdefault(p, {}), group)
+        return loss
 
     def _update(self, p, grad, state, group):
         raise NotImplementedError
