@@ -155,6 +155,34 @@ def test_cross_entropy_with_the_new_options_passes_gradcheck(c):
 
 @needs_torch
 @given(c=ce_cases)
+def test_cross_entropy_with_class_probabilities_matches_torch(c):
+    logits, _, kwargs = _ce_case(c)
+    kwargs.pop("ignore_index", None)
+    dim = 0 if logits.ndim == 1 else 1
+    probs = np.random.default_rng(c["seed"] + 1).dirichlet(np.ones(logits.shape[dim]),
+                                                             logits.shape[:dim] +
+                                                             logits.shape[dim + 1:])
+    probs = np.moveaxis(probs, -1, dim)
+    x, y = tr.tensor(logits, requires_grad=True), tr.tensor(probs, requires_grad=True)
+    ours = F.cross_entropy(x, y, **kwargs)
+    tx = torch.tensor(logits, requires_grad=True)
+    ty = torch.tensor(probs, requires_grad=True)
+    tkw = dict(kwargs, weight=torch.from_numpy(kwargs["weight"])) if "weight" in kwargs \
+        else kwargs
+    theirs = torch.nn.functional.cross_entropy(tx, ty, **tkw)
+    close(ours, theirs)
+    g = np.random.default_rng(0).standard_normal(ours.shape)
+    ours.backward(g)
+    theirs.backward(torch.from_numpy(g))
+    close(x.grad, tx.grad)
+    close(y.grad, ty.grad)
+    assert tr.gradcheck(lambda a, b: F.cross_entropy(a, b, **kwargs),
+                        [tr.tensor(logits, requires_grad=True),
+                         tr.tensor(probs, requires_grad=True)])
+
+
+@needs_torch
+@given(c=ce_cases)
 def test_nll_loss_after_log_softmax_matches_torch(c):
     logits, target, kwargs = _ce_case(c)
     kwargs.pop("label_smoothing")
@@ -202,8 +230,11 @@ def test_cross_entropy_rejects_bad_arguments_by_name():
         F.cross_entropy(x, np.zeros((2, 4), dtype=int), weight=np.ones(4))
     with pytest.raises(ValueError, match="label_smoothing must be in"):
         F.cross_entropy(x, np.zeros((2, 4), dtype=int), label_smoothing=1.5)
+    with pytest.raises(ValueError, match=r"class-probability targets must have the input's "
+                       r"shape \(2, 3, 4\), got \(2, 4\)"):
+        F.cross_entropy(x, np.zeros((2, 4)))  # floats: probabilities, not indices
     with pytest.raises(TypeError, match="target .*integers"):
-        F.cross_entropy(x, np.zeros((2, 4)))
+        F.cross_entropy(x, np.zeros((2, 4), dtype=bool))
     with pytest.raises(ValueError, match="reduction must be one of"):
         tr.nn.CrossEntropyLoss(reduction="avg")
 

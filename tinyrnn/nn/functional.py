@@ -174,12 +174,17 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
     kept (their count without ``weight``). With label smoothing ``e`` the loss is
     ``(1 - e) nll + e/C * sum_c w_c (-log p_c)``, as in PyTorch.
 
+    A floating-point target of the input's shape holds class probabilities instead (soft
+    labels); see ``_cross_entropy_soft``.
+
     Log-softmax is a shifted log-sum-exp, so large logits never overflow. Per element
     the gradient is ``(1-e) w_t (p - onehot_t) + e/C (sum(w) p - w)``.
     """
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    if getattr(target, "dtype", None) is not None and target.dtype.kind == "f":
+        return _cross_entropy_soft(input, target, weight, reduction, float(label_smoothing))
     c = _ClassTargets(input, target, weight, ignore_index, "logits")
     xp, rows, safe, keep, w, w_t = c.xp, c.rows, c.safe, c.keep, c.w, c.w_t
     e, C = float(label_smoothing), c.C
@@ -201,6 +206,38 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
     out = Tensor._op(losses.astype(input.dtype, copy=False).reshape(c.shape), (input,),
                      backward)
     return c.reduce(out, reduction)
+
+
+def _cross_entropy_soft(input: Tensor, target, weight, reduction: str, e: float) -> Tensor:
+    """Cross-entropy against class probabilities ``y`` of the input's shape, as PyTorch:
+    ``-sum_c w_c y'_c log p_c`` with ``y' = (1 - e) y + e/C``; ``"mean"`` divides by the
+    number of predictions (not by weights). The gradient is ``p sum_c(w_c y'_c) - w y'``
+    for the logits and ``-(1 - e) w log p`` for a target that requires one."""
+    xp = get_array_module(input.data)
+    if not isinstance(target, Tensor):
+        target = Tensor(xp.asarray(target, dtype=input.dtype))
+    if target.shape != input.shape or input.ndim < 1:
+        raise ValueError(f"class-probability targets must have the input's shape "
+                         f"{input.shape}, got {target.shape}")
+    axis = 0 if input.ndim == 1 else 1
+    C = input.shape[axis]
+    w = xp.ones(C, dtype=input.dtype) if weight is None else \
+        _constant(weight, "weight", xp, input.dtype, (C,))
+    w = w.reshape((C,) + (1,) * (input.ndim - axis - 1))  # broadcast along the class axis
+    logp = _log_softmax(input.data, axis)
+    y = target.data.astype(input.dtype, copy=False) * (1 - e) + e / C
+    wy = w * y
+    losses = -(wy * logp).sum(axis=axis)
+
+    def backward(g):
+        g = xp.expand_dims(g, axis)
+        gx = g * (xp.exp(logp) * wy.sum(axis=axis, keepdims=True) - wy)
+        return gx, g * -(1 - e) * w * logp
+
+    out = Tensor._op(losses, (input, target), backward)
+    if reduction == "mean":
+        return out.sum() * (C / input.data.size)
+    return _reduce(out, reduction)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target, weight=None,
