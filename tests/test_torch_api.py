@@ -406,15 +406,27 @@ def test_optimiser_arguments_are_checked_by_name():
 @needs_torch
 @pytest.mark.parametrize("name, kwargs", [
     ("StepLR", dict(step_size=3)), ("StepLR", dict(step_size=2, gamma=0.5)),
+    ("MultiStepLR", dict(milestones=[2, 5, 5, 9])), ("ExponentialLR", dict(gamma=0.8)),
+    ("LambdaLR", dict(lr_lambda=lambda epoch: 1 / (1 + epoch))),
     ("CosineAnnealingLR", dict(T_max=5)), ("CosineAnnealingLR", dict(T_max=4, eta_min=1e-3))])
 def test_lr_schedulers_match_torch(name, kwargs):
     ours, theirs = _twins()
-    a = tr.optim.SGD([{"params": ours[:1]}, {"params": ours[1:], "lr": 0.3}], lr=0.1)
-    b = torch.optim.SGD([{"params": theirs[:1]}, {"params": theirs[1:], "lr": 0.3}], lr=0.1)
-    sa = getattr(tr.optim.lr_scheduler, name)(a, **kwargs)
-    sb = getattr(torch.optim.lr_scheduler, name)(b, **kwargs)
+    groups = lambda ps: [{"params": ps[:1]}, {"params": ps[1:], "lr": 0.3}]  # noqa: E731
+    a, b = tr.optim.SGD(groups(ours), lr=0.1), torch.optim.SGD(groups(theirs), lr=0.1)
+    make = getattr(tr.optim.lr_scheduler, name)
+    sa, sb = make(a, **kwargs), getattr(torch.optim.lr_scheduler, name)(b, **kwargs)
     for epoch in range(14):
+        if epoch == 8:  # stop and resume from state dicts, the usual way
+            a_state, sa_state = a.state_dict(), sa.state_dict()
+            assert "optimizer" not in sa_state
+            ours = [tr.nn.Parameter(p.data.copy()) for p in ours]
+            a = tr.optim.SGD(groups(ours), lr=1.0)
+            sa = make(a, **kwargs)  # build both, then load both (construction sets lr)
+            a.load_state_dict(a_state)
+            sa.load_state_dict(sa_state)
         assert sa.get_last_lr() == pytest.approx(sb.get_last_lr(), rel=1e-12), epoch
+        assert [g["lr"] for g in a.param_groups] == sa.get_last_lr()
+        assert sa.last_epoch == sb.last_epoch
         if epoch == 6:  # a change by hand is carried along, as torch's chainable form does
             a.param_groups[0]["lr"] = b.param_groups[0]["lr"] = 0.05
         _run(a, b, ours, theirs, 1)
@@ -422,12 +434,21 @@ def test_lr_schedulers_match_torch(name, kwargs):
         sb.step()
     for p, q in zip(ours, theirs):
         close(p.data, q, rtol=1e-12)
-    state = sa.state_dict()
-    assert "optimizer" not in state and state["last_epoch"] == sb.state_dict()["last_epoch"]
-    resumed = getattr(tr.optim.lr_scheduler, name)(
-        tr.optim.SGD([tr.nn.Parameter(np.zeros(1))], lr=0.1), **kwargs)
-    resumed.load_state_dict(state)
-    assert resumed.last_epoch == 14 and resumed.get_last_lr() == sa.get_last_lr()
+    # Resuming by last_epoch= needs the groups' initial_lr, as in torch.
+    c = tr.optim.SGD([tr.nn.Parameter(np.zeros(1))], lr=0.1)
+    with pytest.raises(KeyError, match="initial_lr"):
+        make(c, last_epoch=3, **kwargs)
+    d = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    for opt in (c, d):
+        opt.param_groups[0].update(initial_lr=0.2, lr=0.15)
+    sc = make(c, last_epoch=3, **kwargs)
+    sd = getattr(torch.optim.lr_scheduler, name)(d, last_epoch=3, **kwargs)
+    for _ in range(4):
+        assert sc.get_last_lr() == pytest.approx(sd.get_last_lr(), rel=1e-12)
+        c.step()  # no gradients: only keeps torch from warning about the order
+        d.step()
+        sc.step()
+        sd.step()
 
 
 @needs_torch

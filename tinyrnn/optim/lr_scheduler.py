@@ -9,6 +9,7 @@ same rates as torch, also when combined with changes made to ``lr`` by hand.
 from __future__ import annotations
 
 import math
+import types
 
 from .optimizer import Optimizer
 
@@ -33,7 +34,11 @@ class LRScheduler:
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._step_count = 0
-        self.step()  # epoch 0: as torch, the construction is the first step
+        # As torch, construction is the first step; it keeps the current rates (also when
+        # resuming at a later last_epoch), which get_lr tells by _is_initial.
+        self._is_initial = True
+        self.step()
+        self._is_initial = False
 
     def get_lr(self) -> list:
         raise NotImplementedError
@@ -73,6 +78,72 @@ class StepLR(LRScheduler):
         return [lr * self.gamma for lr in lrs]
 
 
+class MultiStepLR(LRScheduler):
+    """Multiply the rate by ``gamma`` at each epoch in ``milestones`` (a repeated
+    milestone multiplies once per repeat)."""
+
+    def __init__(self, optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
+        self.milestones = {}
+        for m in milestones:
+            if not (isinstance(m, int) and m >= 0):
+                raise ValueError(f"milestones must be integers >= 0, got {m!r}")
+            self.milestones[m] = self.milestones.get(m, 0) + 1
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        if self.last_epoch not in self.milestones:
+            return lrs
+        return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in lrs]
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply the rate by ``gamma`` every epoch."""
+
+    def __init__(self, optimizer, gamma: float, last_epoch: int = -1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        lrs = [group["lr"] for group in self.optimizer.param_groups]
+        return lrs if self._is_initial else [lr * self.gamma for lr in lrs]
+
+
+class LambdaLR(LRScheduler):
+    """``lr = initial_lr * lr_lambda(epoch)``, one function for every group or one each."""
+
+    def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
+        n = len(optimizer.param_groups)
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != n:
+                raise ValueError(f"lr_lambda must have one function per param group ({n}), "
+                                 f"got {len(lr_lambda)}")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * n
+        if not all(callable(f) for f in self.lr_lambdas):
+            raise TypeError("lr_lambda must be a function of the epoch (or a list of them)")
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [base * f(self.last_epoch) for f, base in zip(self.lr_lambdas, self.base_lrs)]
+
+    def state_dict(self) -> dict:
+        """As torch: the functions are not saved (None), a callable object's attributes are."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(f, types.FunctionType) else dict(f.__dict__)
+                               for f in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict) -> None:
+        state = dict(state_dict)
+        for f, saved in zip(self.lr_lambdas, state.pop("lr_lambdas", [])):
+            if saved is not None:
+                f.__dict__.update(saved)
+        self.__dict__.update(state)
+
+
 class CosineAnnealingLR(LRScheduler):
     """``lr_t = eta_min + (base_lr - eta_min) (1 + cos(pi t / T_max)) / 2``, continued as a
     cosine wave past ``T_max`` (as torch; no restarts)."""
@@ -85,7 +156,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def get_lr(self):
         groups, t, T, lo = self.optimizer.param_groups, self.last_epoch, self.T_max, self.eta_min
-        if t == 0:
+        if self._is_initial:
             return [g["lr"] for g in groups]
         if self._step_count == 1 and t > 0:  # resumed: the closed form
             return [lo + (base - lo) * (1 + math.cos(t * math.pi / T)) / 2
