@@ -2,9 +2,13 @@
 
 Call ``scheduler.step()`` after ``optimizer.step()``, once per epoch (``ReduceLROnPlateau``
 takes the monitored metric: ``scheduler.step(val_loss)``). Each scheduler writes the new
-rate into every param group's ``"lr"``; ``get_last_lr()`` returns them. ``StepLR`` and
-``CosineAnnealingLR`` use torch's recursive ("chainable") formulas, so they give the
-same rates as torch, also when combined with changes made to ``lr`` by hand.
+rate into every param group's ``"lr"``; ``get_last_lr()`` returns them. ``StepLR``,
+``MultiStepLR``, ``ExponentialLR`` and ``CosineAnnealingLR`` use torch's recursive
+("chainable") formulas, so they give the same rates as torch, also when combined with
+changes made to ``lr`` by hand; ``LambdaLR`` scales the initial rate.
+
+To resume: build the optimiser and the scheduler, then load both state dicts (building
+a scheduler sets the rates, loading afterwards restores them).
 """
 from __future__ import annotations
 

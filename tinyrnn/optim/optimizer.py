@@ -33,7 +33,8 @@ class Optimizer:
             groups = [{"params": groups}]
         self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
-        self.state: dict = {}  # parameter -> its buffers (Tensors hash by identity)
+        # parameter -> its buffers, as torch; Tensor must keep hashing by identity.
+        self.state: dict = {}
         for group in groups:
             self.add_param_group(group)
 
