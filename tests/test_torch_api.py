@@ -476,9 +476,18 @@ def test_reduce_lr_on_plateau_matches_torch(kwargs):
         tr.optim.lr_scheduler.ReduceLROnPlateau(a, mode="up")
 
 
-def test_scheduler_needs_an_optimiser():
+def test_scheduler_arguments_are_checked_by_name():
     with pytest.raises(TypeError, match="tinyrnn Optimizer"):
         tr.optim.lr_scheduler.StepLR(object(), step_size=2)
+    opt = tr.optim.SGD([tr.nn.Parameter(np.zeros(1))], lr=0.1)
+    with pytest.raises(ValueError, match="step_size must be an integer >= 1, got 0"):
+        tr.optim.lr_scheduler.StepLR(opt, step_size=0)
+    with pytest.raises(ValueError, match="T_max must be an integer >= 1, got 2.5"):
+        tr.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=2.5)
+    with pytest.raises(ValueError, match="milestones must be an integer >= 0, got -1"):
+        tr.optim.lr_scheduler.MultiStepLR(opt, milestones=[3, -1])
+    sched = tr.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=np.int64(10))  # NumPy ints
+    assert sched.T_max == 10 and type(sched.T_max) is int
 
 
 # ---------------------------------------------------------------------- gradient clipping

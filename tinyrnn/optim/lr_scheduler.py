@@ -13,9 +13,17 @@ a scheduler sets the rates, loading afterwards restores them).
 from __future__ import annotations
 
 import math
+import numbers
 import types
 
 from .optimizer import Optimizer
+
+
+def _count(name, value, least):
+    """``value`` as a Python int (NumPy integers too), at least ``least``."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < least:
+        raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+    return int(value)
 
 
 class LRScheduler:
@@ -70,9 +78,7 @@ class StepLR(LRScheduler):
     """Multiply the rate by ``gamma`` every ``step_size`` epochs."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1):
-        if not (isinstance(step_size, int) and step_size >= 1):
-            raise ValueError(f"step_size must be an integer >= 1, got {step_size!r}")
-        self.step_size, self.gamma = step_size, gamma
+        self.step_size, self.gamma = _count("step_size", step_size, 1), gamma
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -89,8 +95,7 @@ class MultiStepLR(LRScheduler):
     def __init__(self, optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1):
         self.milestones = {}
         for m in milestones:
-            if not (isinstance(m, int) and m >= 0):
-                raise ValueError(f"milestones must be integers >= 0, got {m!r}")
+            m = _count("milestones", m, 0)
             self.milestones[m] = self.milestones.get(m, 0) + 1
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -153,9 +158,7 @@ class CosineAnnealingLR(LRScheduler):
     cosine wave past ``T_max`` (as torch; no restarts)."""
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
-        if not (isinstance(T_max, int) and T_max >= 1):
-            raise ValueError(f"T_max must be an integer >= 1, got {T_max!r}")
-        self.T_max, self.eta_min = T_max, eta_min
+        self.T_max, self.eta_min = _count("T_max", T_max, 1), eta_min
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
