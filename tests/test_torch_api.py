@@ -380,6 +380,10 @@ def test_param_groups_and_state_dict_follow_torch():
             close(p.data, q, rtol=1e-12)
     with pytest.raises(ValueError, match="param groups"):
         tr.optim.Adam(ours).load_state_dict(sa)
+    bad = {"state": {}, "param_groups": [dict(g, lr=-1.0) for g in sa["param_groups"]]}
+    with pytest.raises(ValueError, match="lr must be > 0, got -1.0"):
+        a.load_state_dict(bad)
+    assert a.param_groups[0]["lr"] == 0.01  # nothing was written
 
 
 def test_optimiser_arguments_are_checked_by_name():

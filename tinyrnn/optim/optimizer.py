@@ -141,15 +141,19 @@ class Optimizer:
                 raise ValueError(f"state_dict['state'] has an entry for parameter {key}, "
                                  "which no param group lists")
             new_state[p] = {k: self._restore(k, v, p) for k, v in buffers.items()}
-        for s, g in zip(saved, self.param_groups):
-            g.update({k: copy.deepcopy(v) for k, v in s.items()
-                      if k != "params" and (k in self.defaults or k == "initial_lr")})
+        settings = [{k: copy.deepcopy(v) for k, v in s.items()
+                     if k != "params" and (k in self.defaults or k == "initial_lr")}
+                    for s in saved]
+        for g, new in zip(self.param_groups, settings):
+            self._check_group({**g, **new})
+        for g, new in zip(self.param_groups, settings):  # all checked: now write
+            g.update(new)
         self.state = new_state
 
     @staticmethod
     def _restore(name, value, p):
         if name == "step":  # torch keeps the step as a float tensor
-            return int(np.asarray(to_device(getattr(value, "data", value), "cpu")))
+            return int(value.item() if hasattr(value, "item") else value)
         value = value.data if isinstance(value, Tensor) else value
         value = np.asarray(to_device(value, "cpu"))
         if value.shape != p.shape:
