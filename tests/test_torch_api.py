@@ -66,6 +66,31 @@ def test_view_casts_and_argmax_match_torch():
                 close(ours, theirs, rtol=0, atol=0)
 
 
+@needs_torch
+def test_permute_transpose_unsqueeze_squeeze_match_torch():
+    a = np.random.default_rng(2).standard_normal((2, 1, 3, 4))
+    x, t = tr.tensor(a, requires_grad=True), torch.from_numpy(a)
+    cases = [(lambda v: v.permute(3, 0, 2, 1), lambda v: v.permute(3, 0, 2, 1)),
+             (lambda v: v.permute((1, 0, 3, 2)), lambda v: v.permute((1, 0, 3, 2))),
+             (lambda v: v.transpose(0, 2), lambda v: v.transpose(0, 2)),
+             (lambda v: v.transpose(-1, 1), lambda v: v.transpose(-1, 1)),
+             (lambda v: v.unsqueeze(0), lambda v: v.unsqueeze(0)),
+             (lambda v: v.unsqueeze(-1), lambda v: v.unsqueeze(-1)),
+             (lambda v: v.unsqueeze(2), lambda v: v.unsqueeze(2)),
+             (lambda v: v.squeeze(), lambda v: v.squeeze()),
+             (lambda v: v.squeeze(1), lambda v: v.squeeze(1)),
+             (lambda v: v.squeeze(2), lambda v: v.squeeze(2))]
+    for ours, theirs in cases:
+        close(ours(x), theirs(t), rtol=0, atol=0)
+        assert tr.gradcheck(ours, [x])
+    m = tr.tensor(np.arange(6.0).reshape(2, 3))
+    assert m.transpose(1, 0).shape == (3, 2) == m.T.shape  # NumPy's meaning kept for 2-D
+    assert x.transpose().shape == (4, 3, 1, 2)
+    for bad in ((0, 1, 2), (0, 1, 2, 5), (0, 0, 1, 2)):
+        with pytest.raises(ValueError, match="dims must order all 4 axes"):
+            x.permute(*bad)
+
+
 def test_view_and_casts_carry_gradients():
     x = tr.tensor(np.random.default_rng(1).standard_normal((2, 6)), requires_grad=True)
     assert tr.gradcheck(lambda a: a.view(3, 4) * a.view(3, 4), [x])

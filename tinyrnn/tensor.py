@@ -297,13 +297,43 @@ class Tensor:
         """PyTorch's name for ``reshape`` (NumPy arrays need no contiguity check)."""
         return self.reshape(*shape)
 
+    def unsqueeze(self, dim: int):
+        """A new axis of length 1 at ``dim`` (negative counts from the new end)."""
+        dim = dim + self.ndim + 1 if dim < 0 else dim
+        if not 0 <= dim <= self.ndim:
+            raise ValueError(f"dim must be in [{-self.ndim - 1}, {self.ndim}], got {dim}")
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim=None):
+        """Drop axes of length 1 (only ``dim``, when given; a longer one stays, as torch)."""
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        dim = dim % max(self.ndim, 1)
+        if self.ndim == 0 or self.shape[dim] != 1:
+            return self.reshape(self.shape)
+        return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
+
     def size(self, dim=None):
         """The shape, or the length of axis ``dim``, as in PyTorch."""
         return self.shape if dim is None else self.shape[dim]
 
     def transpose(self, *axes):
+        """NumPy's: axes in a new order (reversed when none are given). Two axes of a
+        tensor with more than two are swapped, as ``torch.transpose(dim0, dim1)`` (NumPy
+        would refuse them)."""
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        axes = tuple(axes) if axes else tuple(reversed(range(self.ndim)))
+        if len(axes) == 2 and self.ndim > 2:
+            order = list(range(self.ndim))
+            order[axes[0]], order[axes[1]] = order[axes[1]], order[axes[0]]
+            axes = order
+        return self.permute(*axes) if axes else self.permute(*reversed(range(self.ndim)))
+
+    def permute(self, *dims):
+        """The axes in the order ``dims``, as ``torch.Tensor.permute``."""
+        axes = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        axes = tuple(int(a) + self.ndim if -self.ndim <= a < 0 else int(a) for a in axes)
+        if sorted(axes) != list(range(self.ndim)):
+            raise ValueError(f"dims must order all {self.ndim} axes once each, got {dims}")
         inverse = tuple(np.argsort(axes))
         return Tensor._op(self.data.transpose(axes), (self,),
                           lambda g: (g.transpose(inverse),))
