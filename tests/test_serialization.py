@@ -108,6 +108,8 @@ def test_save_refuses_what_it_cannot_store_by_name(tmp_path):
         tr.save({"w": np.array(["x"]), "epoch": 1}, tmp_path / "c.npz")
     with pytest.raises(TypeError, match="got int"):
         tr.save(3, tmp_path / "d.npz")
+    with pytest.raises(TypeError, match=r"got Linear \(save its state_dict\(\)\)"):
+        tr.save(tr.nn.Linear(2, 2), tmp_path / "e.npz")
     assert not list(tmp_path.iterdir())
 
 

@@ -98,8 +98,9 @@ def save(obj, path) -> None:
                   for name, v in obj.items()}
     else:
         if not isinstance(obj, (dict, list, tuple)) and not hasattr(obj, "items"):
+            hint = " (save its state_dict())" if hasattr(obj, "state_dict") else ""
             raise TypeError(f"obj must be a state dict or a dict/list/tuple checkpoint, got "
-                            f"{type(obj).__name__}")
+                            f"{type(obj).__name__}{hint}")
         arrays = {}
         tree = _encode(obj, arrays, "checkpoint")
         text = json.dumps({"format": _FORMAT, "tree": tree}, allow_nan=True)
