@@ -7,6 +7,10 @@
     tinyrnn forecast [--series NAME ... | --csv FILE --column C --order P D Q] [--plot PNG]
     tinyrnn gradcheck
     tinyrnn bench [--quick] [--suite cpu|gpu|all]
+    tinyrnn --version
+
+Every ``--help`` shows the defaults. Progress goes to stderr (a tqdm bar on a terminal
+when tqdm is installed, a line per stage otherwise); results go to stdout.
 """
 from __future__ import annotations
 
@@ -97,7 +101,7 @@ def cmd_forecast(args):
             raise SystemExit(f"error: unknown series {unknown}; choose from {list(available)}")
         series = {n: available[n] for n in names}
     rows = compare(series, window=args.window, train_frac=args.train_frac, epochs=args.epochs,
-                   hidden=args.hidden, seed=args.seed, plot=args.plot)
+                   hidden=args.hidden, seed=args.seed, plot=args.plot, show_progress=True)
     print(format_table(rows))
     if args.plot:
         print(f"wrote {args.plot}")
@@ -118,22 +122,57 @@ def cmd_bench(args):
 
 # --------------------------------------------------------------------------- parser
 
+def _shows_default(action) -> bool:
+    default = action.default
+    return bool(action.option_strings) and not (
+        default is None or default is False or default is argparse.SUPPRESS)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default in ``--help``, except where there is nothing to show (None,
+    an unset flag) or the help text already states it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if not _shows_default(action) or "default" in text.lower():
+            return text
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose sub-commands' parsers (created as this class) all show
+    their defaults, including options added without a help text."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        # argparse prints no help line, and so no default, for an option without help.
+        if action.help is None and _shows_default(action):
+            action.help = "(default: %(default)s)"
+        return action
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from . import __version__
+    parser = _Parser(
         prog="tinyrnn", description="Recurrent networks and ARIMA in NumPy/Numba/CuPy.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("sentiment", help="train and test a review sentiment classifier")
     p.add_argument("--data", help="aclImdb-layout folder or CSV file (default: a synthetic "
                    "corpus of 1500 training and 600 test reviews)")
     p.add_argument("--model", choices=["rnn", "cell"], default="rnn",
-                   help="multi-layer RNN (default) or the RNNCell encoder")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
+                   help="the multi-layer RNN, or the RNNCell encoder")
+    p.add_argument("--epochs", type=int, default=10, help="training epochs")
+    p.add_argument("--layers", type=int, default=2, help="stacked RNN layers")
+    p.add_argument("--hidden", type=int, default=128, help="hidden units per layer")
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
+    p.add_argument("--batch-size", type=int, default=32, help="reviews per batch")
+    p.add_argument("--seed", type=int, default=0, help="seed for weights, data and shuffling")
     p.add_argument("--checkpoint", help="keep the best weights in this .npz file")
     p.add_argument("--text-column", default="review", help="CSV text column")
     p.add_argument("--label-column", default="sentiment", help="CSV label column")
@@ -157,13 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--series", nargs="+", help="built-in series: shampoo, nile, sunspots "
                    "(default: all)")
     p.add_argument("--csv", help="use a column of this CSV instead")
-    p.add_argument("--column")
-    p.add_argument("--order", type=int, nargs=3, metavar=("P", "D", "Q"))
-    p.add_argument("--window", type=int, default=6)
-    p.add_argument("--train-frac", type=float, default=0.66)
-    p.add_argument("--epochs", type=int, default=300)
-    p.add_argument("--hidden", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--column", help="the CSV's series column (default: the last one)")
+    p.add_argument("--order", type=int, nargs=3, metavar=("P", "D", "Q"),
+                   help="ARIMA order for --csv")
+    p.add_argument("--window", type=int, default=6, help="RNN input window (time steps)")
+    p.add_argument("--train-frac", type=float, default=0.66,
+                   help="fraction of each series used for training")
+    p.add_argument("--epochs", type=int, default=300, help="RNN training epochs")
+    p.add_argument("--hidden", type=int, default=32, help="RNN hidden units")
+    p.add_argument("--seed", type=int, default=0, help="seed for the RNN weights")
     p.add_argument("--plot", help="save the forecasts plot here (PNG)")
     p.add_argument("--json", help="write the table here")
     p.set_defaults(func=cmd_forecast)
@@ -173,8 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_gradcheck)
 
     p = sub.add_parser("bench", help="the CPU-vs-GPU benchmark on synthetic data")
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--suite", choices=["cpu", "gpu", "all"], default="all")
+    p.add_argument("--quick", action="store_true", help="fewer, smaller shapes")
+    p.add_argument("--suite", choices=["cpu", "gpu", "all"], default="all",
+                   help="which devices to time")
     p.add_argument("--out", help="folder for the result files")
     p.set_defaults(func=cmd_bench)
     return parser

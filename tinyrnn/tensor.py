@@ -45,6 +45,21 @@ def _as_array(data, dtype=None):
     return array
 
 
+def _axis(axis, dim, default=None):
+    """The axis given as NumPy's ``axis`` or PyTorch's ``dim`` (either, not both)."""
+    if axis is not None and dim is not None:
+        raise TypeError(f"give axis or dim, not both (got axis={axis!r}, dim={dim!r})")
+    chosen = axis if dim is None else dim
+    return default if chosen is None else chosen
+
+
+def _keep(keepdims, keepdim):
+    """``keepdims`` (NumPy) or ``keepdim`` (PyTorch); either may be given."""
+    if keepdim is not None and keepdims is not None and bool(keepdim) != bool(keepdims):
+        raise TypeError(f"keepdims={keepdims!r} and keepdim={keepdim!r} disagree")
+    return bool(keepdims if keepdim is None else keepdim)
+
+
 def _unbroadcast(g, shape):
     """Sum ``g`` down to ``shape``: the backward of NumPy broadcasting."""
     if g.shape == tuple(shape):
@@ -248,7 +263,11 @@ class Tensor:
         return Tensor._op(x @ y, (self, other), backward)
 
     # ------------------------------------------------------------------ reductions
-    def sum(self, axis=None, keepdims=False):
+    def sum(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        """Sum over ``axis`` (or ``dim``; all axes when neither is given)."""
+        axis, keepdims = _axis(axis, dim), _keep(keepdims, keepdim)
+        if isinstance(axis, list):
+            axis = tuple(axis)
         x = self.data
         xp = get_array_module(x)
 
@@ -259,7 +278,11 @@ class Tensor:
 
         return Tensor._op(x.sum(axis=axis, keepdims=keepdims), (self,), backward)
 
-    def mean(self, axis=None, keepdims=False):
+    def mean(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        """Mean over ``axis`` (or ``dim``; all axes when neither is given)."""
+        axis, keepdims = _axis(axis, dim), _keep(keepdims, keepdim)
+        if isinstance(axis, list):
+            axis = tuple(axis)
         n = self.data.size if axis is None else int(np.prod(
             [self.data.shape[a] for a in np.atleast_1d(axis)]))
         return self.sum(axis=axis, keepdims=keepdims) * (1.0 / n)
@@ -270,9 +293,47 @@ class Tensor:
         old = self.shape
         return Tensor._op(self.data.reshape(shape), (self,), lambda g: (g.reshape(old),))
 
+    def view(self, *shape):
+        """PyTorch's name for ``reshape`` (NumPy arrays need no contiguity check)."""
+        return self.reshape(*shape)
+
+    def unsqueeze(self, dim: int):
+        """A new axis of length 1 at ``dim`` (negative counts from the new end)."""
+        dim = dim + self.ndim + 1 if dim < 0 else dim
+        if not 0 <= dim <= self.ndim:
+            raise ValueError(f"dim must be in [{-self.ndim - 1}, {self.ndim}], got {dim}")
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim=None):
+        """Drop axes of length 1 (only ``dim``, when given; a longer one stays, as torch)."""
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        dim = dim % max(self.ndim, 1)
+        if self.ndim == 0 or self.shape[dim] != 1:
+            return self.reshape(self.shape)
+        return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
+
+    def size(self, dim=None):
+        """The shape, or the length of axis ``dim``, as in PyTorch."""
+        return self.shape if dim is None else self.shape[dim]
+
     def transpose(self, *axes):
+        """NumPy's: axes in a new order (reversed when none are given). Two axes of a
+        tensor with more than two are swapped, as ``torch.transpose(dim0, dim1)`` (NumPy
+        would refuse them)."""
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        axes = tuple(axes) if axes else tuple(reversed(range(self.ndim)))
+        if len(axes) == 2 and self.ndim > 2:
+            order = list(range(self.ndim))
+            order[axes[0]], order[axes[1]] = order[axes[1]], order[axes[0]]
+            axes = order
+        return self.permute(*axes) if axes else self.permute(*reversed(range(self.ndim)))
+
+    def permute(self, *dims):
+        """The axes in the order ``dims``, as ``torch.Tensor.permute``."""
+        axes = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        axes = tuple(int(a) + self.ndim if -self.ndim <= a < 0 else int(a) for a in axes)
+        if sorted(axes) != list(range(self.ndim)):
+            raise ValueError(f"dims must order all {self.ndim} axes once each, got {dims}")
         inverse = tuple(np.argsort(axes))
         return Tensor._op(self.data.transpose(axes), (self,),
                           lambda g: (g.transpose(inverse),))
@@ -302,6 +363,44 @@ class Tensor:
 
         return Tensor._op(x[index], (self,), backward)
 
+    # ------------------------------------------------------------------ dtypes and indices
+    def astype(self, dtype) -> "Tensor":
+        """A differentiable cast to a floating dtype; the gradient is cast back."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"astype keeps tensors floating point, got dtype {dtype}; "
+                            "use long() for integer indices")
+        old = self.data.dtype
+        return Tensor._op(self.data.astype(dtype), (self,), lambda g: (g.astype(old),))
+
+    def float(self) -> "Tensor":
+        """float32, as ``torch.Tensor.float``; differentiable."""
+        return self.astype(np.float32)
+
+    def double(self) -> "Tensor":
+        """float64, as ``torch.Tensor.double``; differentiable."""
+        return self.astype(np.float64)
+
+    def long(self) -> "Tensor":
+        """int64 (truncating), outside the graph: integers carry no gradient."""
+        return Tensor(self.data.astype(np.int64))
+
+    def argmax(self, axis=None, keepdims=None, *, dim=None, keepdim=None) -> "Tensor":
+        """Indices of the maxima (of the flattened tensor when no axis is given), int64."""
+        return self._arg("argmax", _axis(axis, dim), _keep(keepdims, keepdim))
+
+    def argmin(self, axis=None, keepdims=None, *, dim=None, keepdim=None) -> "Tensor":
+        """Indices of the minima (of the flattened tensor when no axis is given), int64."""
+        return self._arg("argmin", _axis(axis, dim), _keep(keepdims, keepdim))
+
+    def _arg(self, name, axis, keepdims):
+        xp = get_array_module(self.data)
+        idx = getattr(xp, name)(self.data, axis=axis)
+        if keepdims:  # torch keeps every axis as size 1 when flattening too
+            idx = xp.expand_dims(idx, axis) if axis is not None else idx.reshape(
+                (1,) * self.ndim)
+        return Tensor(idx.astype(np.int64))
+
     # ------------------------------------------------------------------ elementwise
     def tanh(self):
         xp = get_array_module(self.data)
@@ -324,12 +423,16 @@ class Tensor:
         x = self.data
         return Tensor._op(get_array_module(x).log(x), (self,), lambda g: (g / x,))
 
-    def softmax(self, axis=-1):
+    def softmax(self, axis=None, *, dim=None):
+        """Softmax along ``axis`` or ``dim`` (default: the last axis)."""
+        axis = _axis(axis, dim, -1)
         y = _softmax(self.data, axis)
         return Tensor._op(y, (self,),
                           lambda g: (y * (g - (g * y).sum(axis=axis, keepdims=True)),))
 
-    def log_softmax(self, axis=-1):
+    def log_softmax(self, axis=None, *, dim=None):
+        """Log-softmax along ``axis`` or ``dim`` (default: the last axis)."""
+        axis = _axis(axis, dim, -1)
         y = _log_softmax(self.data, axis)
         xp = get_array_module(y)
         return Tensor._op(y, (self,),
@@ -360,8 +463,9 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-def concat(tensors, axis=0) -> Tensor:
-    """Join tensors along an existing axis."""
+def concat(tensors, axis=None, *, dim=None) -> Tensor:
+    """Join tensors along an existing axis (``axis`` or ``dim``, default 0)."""
+    axis = _axis(axis, dim, 0)
     tensors = list(tensors)
     if not tensors:
         raise ValueError("tensors must be a non-empty sequence")
@@ -371,8 +475,9 @@ def concat(tensors, axis=0) -> Tensor:
                       lambda g: tuple(xp.split(g, ends, axis=axis)))
 
 
-def stack(tensors, axis=0) -> Tensor:
-    """Join tensors along a new axis."""
+def stack(tensors, axis=None, *, dim=None) -> Tensor:
+    """Join tensors along a new axis (``axis`` or ``dim``, default 0)."""
+    axis = _axis(axis, dim, 0)
     tensors = list(tensors)
     if not tensors:
         raise ValueError("tensors must be a non-empty sequence")
@@ -380,3 +485,57 @@ def stack(tensors, axis=0) -> Tensor:
     n = len(tensors)
     return Tensor._op(xp.stack([t.data for t in tensors], axis=axis), tensors,
                       lambda g: tuple(xp.moveaxis(g, axis, 0)[i] for i in range(n)))
+
+
+cat = concat  # PyTorch's name
+
+
+# ---------------------------------------------------------------------- factories
+# PyTorch's defaults: float32 for zeros/ones/randn; arange is int64 unless a bound is a float.
+
+def _size(size, name):
+    size = size[0] if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+    if not all(isinstance(n, (int, np.integer)) and n >= 0 for n in size):
+        raise ValueError(f"{name}() needs non-negative integer sizes, got {tuple(size)}")
+    return tuple(int(n) for n in size)
+
+
+def _made(array, dtype, device, requires_grad):
+    if dtype is not None:
+        array = array.astype(dtype)
+    return Tensor(to_device(array, device), requires_grad=requires_grad)
+
+
+def zeros(*size, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    """A tensor of zeros, float32 unless ``dtype`` says otherwise."""
+    return _made(np.zeros(_size(size, "zeros"), np.float32), dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    """A tensor of ones, float32 unless ``dtype`` says otherwise."""
+    return _made(np.ones(_size(size, "ones"), np.float32), dtype, device, requires_grad)
+
+
+def randn(*size, dtype=None, device="cpu", requires_grad=False) -> Tensor:
+    """Standard normal samples from tinyrnn's generator (``tr.manual_seed``), float32."""
+    from .random import generator
+    sample = generator().standard_normal(_size(size, "randn"), dtype=np.float32)
+    return _made(sample, dtype, device, requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device="cpu", requires_grad=False):
+    """``[start, end)`` in steps, as ``torch.arange``; ``arange(n)`` counts from 0."""
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange() needs a non-zero step")
+    integral = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+    array = np.arange(start, end, step, dtype=np.int64 if integral else np.float32)
+    return _made(array, dtype, device, requires_grad)
+
+
+def from_numpy(array) -> Tensor:
+    """A tensor sharing ``array``'s memory and dtype, as ``torch.from_numpy``."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy() needs a numpy.ndarray, got {type(array).__name__}")
+    return Tensor(array)

@@ -21,6 +21,7 @@ from tinyrnn import nn
 
 from ..arima import walk_forward
 from ..arima.model import _check_endog
+from .progress import progress, stage
 
 
 class RNNForecaster(nn.Module):
@@ -54,7 +55,8 @@ class RNNForecast:
 
 
 def rnn_walk_forward(y, window: int = 6, train_frac: float = 0.66, hidden: int = 32,
-                     layers: int = 1, epochs: int = 300, lr: float = 1e-2, seed: int = 0):
+                     layers: int = 1, epochs: int = 300, lr: float = 1e-2, seed: int = 0,
+                     show_progress: bool = False):
     """Train on the first ``int(len(y) * train_frac)`` points, then predict each later point
     one step ahead from the true history."""
     y = _check_endog(y)
@@ -70,7 +72,9 @@ def rnn_walk_forward(y, window: int = 6, train_frac: float = 0.66, hidden: int =
     model = RNNForecaster(hidden, layers).double()
     opt = tr.optim.Adam(model.parameters(), lr=lr)
     X, Y = tr.tensor(inputs[:, :, None]), tr.tensor(targets[:, None])
-    for _ in range(epochs):  # full batch: the series are short
+    epoch_iter = progress(range(epochs), f"training the RNN forecaster ({epochs} epochs)",
+                          show_progress)
+    for _ in epoch_iter:  # full batch: the series are short
         opt.zero_grad()
         loss = F.mse_loss(model(X), Y)
         loss.backward()
@@ -101,13 +105,17 @@ def builtin_series():
 
 
 def compare(series: dict, window: int = 6, train_frac: float = 0.66, epochs: int = 300,
-            hidden: int = 32, seed: int = 0, plot: str | None = None) -> list[dict]:
+            hidden: int = 32, seed: int = 0, plot: str | None = None,
+            show_progress: bool = False) -> list[dict]:
     """ARIMA walk-forward, the RNN forecaster and the naive last-value forecast on each
-    series; returns one row per series (with their RMSEs) and optionally plots them."""
+    series; returns one row per series (with their RMSEs) and optionally plots them.
+    ``show_progress`` reports each stage on stderr (``workflows.progress``)."""
     rows, curves = [], []
-    for name, (y, order) in series.items():
+    for i, (name, (y, order)) in enumerate(series.items(), 1):
+        stage(f"{name} ({i}/{len(series)}): ARIMA{tuple(order)} walk-forward", show_progress)
         arima = walk_forward(y, order=order, train_frac=train_frac)
-        rnn = rnn_walk_forward(y, window, train_frac, hidden=hidden, epochs=epochs, seed=seed)
+        rnn = rnn_walk_forward(y, window, train_frac, hidden=hidden, epochs=epochs, seed=seed,
+                               show_progress=show_progress)
         naive = y[arima.train_size - 1:-1]
         rows.append({"series": name, "n": len(y), "test_points": len(arima.expected),
                      "arima_order": list(order), "arima_rmse": arima.rmse,
