@@ -5,6 +5,7 @@ present, on the device."""
 import ctypes
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -352,6 +353,217 @@ def test_cost_model_prefers_cublas_for_gemm_bound_steps():
     assert wins(1, 32) and wins(4, 512) and wins(4, 1024) and wins(16, 1760)
     assert not wins(256, 1024) and not wins(1024, 512)  # real GEMMs: cuBLAS
     assert not cuda_plan.persistent_wins(64, 8192, 4, None, 132)  # no plan: cuBLAS
+
+
+# --------------------------------------------------------------------------- the loader, off the GPU
+#
+# cuda_kernel.py itself (plans, argument marshalling, lengths, the fallback loop, the choice of
+# path) run against a stand-in for CuPy: arrays are NumPy arrays, kernels run under the
+# emulation, and every launch is checked against the kernel's C signature (array dtypes,
+# C-contiguity, np.int32 scalars: CuPy passes a pointer whatever the strides, and a Python int
+# as 64 bits). A small device (4 SMs, 20 KB of shared memory) gives every kind of plan.
+
+# The C signatures: F a float array of the kernel's dtype, L int64, U uint32, i an int.
+SIGNATURES = {"rnn_forward_persistent": "FFFLiiiiiiFFU",
+              "rnn_backward_persistent": "FFFLFiiiiiiiFFFU",
+              "rnn_step_forward": "FFLiiiiFF", "rnn_step_backward": "FFFFLiiiiF"}
+
+
+class _FakeFunction:
+    def __init__(self, lib, name, device):
+        self.lib, self.name, self.ptr, self.device = lib, name, name, device
+        self.max_dynamic_shared_size_bytes = 0
+
+    def __call__(self, grid, block, args, shared_mem=0, enable_cooperative_groups=False):
+        base, suffix = self.name.rsplit("_", 1)
+        dtype = np.float32 if suffix == "f32" else np.float64
+        sig = SIGNATURES[base]
+        assert len(args) == len(sig), f"{self.name}: {len(args)} arguments for {sig}"
+        converted = []
+        for i, (kind, a) in enumerate(zip(sig, args)):
+            if kind == "i":
+                assert type(a) is np.int32, f"{self.name} argument {i}: {type(a)} for an int"
+                converted.append(ctypes.c_int(int(a)))
+                continue
+            want = {"F": dtype, "L": np.int64, "U": np.uint32}[kind]
+            assert isinstance(a, np.ndarray) and a.dtype == want and a.flags.c_contiguous, \
+                f"{self.name} argument {i}: {getattr(a, 'dtype', type(a))} for {want.__name__}"
+            converted.append(_ptr(a))
+        if enable_cooperative_groups:
+            assert shared_mem <= self.max_dynamic_shared_size_bytes <= self.device.optin
+            self.device.cooperative.append((self.name, grid[0], block[0], shared_mem))
+        else:
+            grid = (min(grid[0], 2),)  # the step kernels loop over any grid
+        # Fewer threads than planned keep the emulation quick: the shared memory holds the
+        # same rows (and more partial sums than needed); 1024-thread blocks are tested above.
+        assert getattr(self.lib, f"emu_{self.name}")(
+            ctypes.c_uint(grid[0]), ctypes.c_uint(min(block[0], 32)), ctypes.c_size_t(shared_mem),
+            *converted) == 0, f"{self.name} wrote past its shared memory"
+
+
+class _FakeRawKernel:
+    def __init__(self, function):
+        self.kernel = function
+
+    def __setattr__(self, name, value):
+        if name == "max_dynamic_shared_size_bytes":
+            self.kernel.max_dynamic_shared_size_bytes = value
+        object.__setattr__(self, name, value)
+
+    def __call__(self, grid, block, args, **kw):
+        self.kernel(grid, block, args, **kw)
+
+
+def _fake_cupy(lib, sms=4, optin=20 * 1024):
+    import time
+    import types
+    cp = types.ModuleType("cupy")
+    cp.__getattr__ = lambda name: getattr(np, name)
+    cp.ndarray, cp.asnumpy = np.ndarray, np.asarray
+    device = types.SimpleNamespace(optin=optin, cooperative=[])
+    cp.fake_device = device
+
+    class RawModule:
+        def __init__(self, code, options=()):
+            assert '#include "' not in code and "-std=c++17" in options
+
+        def compile(self):
+            pass
+
+        def get_function(self, name):
+            return _FakeRawKernel(_FakeFunction(lib, name, device))
+
+    class Event:
+        def record(self):
+            self.t = time.perf_counter()
+
+        def synchronize(self):
+            pass
+
+    cp.RawModule = RawModule
+    cp.cuda = types.SimpleNamespace(
+        runtime=types.SimpleNamespace(
+            getDeviceCount=lambda: 1, getDevice=lambda: 0,
+            getDeviceProperties=lambda i: {"name": b"fake", "multiProcessorCount": sms,
+                                           "sharedMemPerBlockOptin": optin}),
+        driver=types.SimpleNamespace(occupancyMaxActiveBlocksPerMultiprocessor=lambda f, b, s:
+                                     int(s <= optin and b <= 1024)),
+        compiler=types.SimpleNamespace(CompileException=RuntimeError),
+        Event=Event, get_elapsed_time=lambda a, b: 1e3 * (b.t - a.t),
+        Device=lambda *a: types.SimpleNamespace(synchronize=lambda: None))
+    return cp
+
+
+@pytest.fixture
+def fake_cupy(emu, monkeypatch):
+    from tinyrnn.kernels import cuda_kernel as ck
+    cp = _fake_cupy(emu)
+    monkeypatch.setitem(sys.modules, "cupy", cp)
+    caches = [ck._module, ck._kernel, ck._device_limits, ck._plan, ck._persistent_is_faster,
+              ck.time_paths, ck._full_lengths]
+    for f in caches:
+        f.cache_clear()
+    ck._CHECKED.clear()
+    yield cp
+    for f in caches:
+        f.cache_clear()
+    ck._CHECKED.clear()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("persistent", [None, True, False])
+def test_loader_on_a_fake_device_equals_the_reference(fake_cupy, persistent, dtype):
+    from tinyrnn.kernels import cuda_kernel as ck
+    rng = np.random.default_rng(7)
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    # H=8: one block; H=64: several blocks (20 KB cannot hold 64 rows); B=120 x 16 rows on
+    # 1024 threads: several rounds.
+    for T, B, H, truncate in [(5, 2, 8, None), (4, 3, 64, 2), (2, 120, 64, None)]:
+        xw, w, h0, g, g_hn = _case(rng, T, B, H, dtype)
+        lengths = random_lengths(rng, T, B)
+        hs = ck.forward(xw, w, h0, "relu", lengths, persistent=persistent)
+        hs_ref = ref.forward(xw, w, h0, "relu", lengths)
+        assert _rel(hs, hs_ref) <= tol
+        d_xw, d_h0 = ck.backward(g, hs_ref, h0, w, "relu", truncate, lengths, g_hn,
+                                 persistent=persistent)
+        r_xw, r_h0 = ref.backward(g, hs_ref, h0, w, "relu", truncate, lengths, g_hn)
+        assert _rel(d_xw, r_xw) <= tol and _rel(d_h0, r_h0) <= tol
+    # (one block?, as many threads as a block has?): 120 x 16 dot products need 1024 and more.
+    kinds = {(grid == 1, block == 1024) for _, grid, block, _ in
+             fake_cupy.fake_device.cooperative}
+    if persistent:
+        assert kinds == {(True, True), (False, False), (False, True)}
+    if persistent is False:
+        assert not kinds
+
+
+def test_loader_refuses_a_grid_the_fake_device_cannot_hold(fake_cupy, monkeypatch):
+    from tinyrnn.kernels import cuda_kernel as ck
+    rng = np.random.default_rng(8)
+    xw, w, h0, _, _ = _case(rng, 3, 2, 64, np.float32)
+    ref_hs = ref.forward(xw, w, h0, "tanh", None)
+    assert ck.plan(2, 64, np.float32).grid == 4
+    # The device now holds fewer blocks than planned (as if occupancy changed under us).
+    monkeypatch.setattr(fake_cupy.cuda.driver, "occupancyMaxActiveBlocksPerMultiprocessor",
+                        lambda f, b, s: 0)
+    with pytest.raises(ck.CooperativeLaunchRefused):
+        ck.forward(xw, w, h0, "tanh", persistent=True)
+    n = len(fake_cupy.fake_device.cooperative)
+    assert _rel(ck.forward(xw, w, h0, "tanh"), ref_hs) <= 1e-5  # chosen path: the fallback
+    assert len(fake_cupy.fake_device.cooperative) == n
+
+
+def test_loader_validates_device_lengths_once_per_array(fake_cupy, monkeypatch):
+    from tinyrnn.kernels import cuda_kernel as ck
+    calls = []
+    real = ck.check_lengths
+    monkeypatch.setattr(ck, "check_lengths", lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(9)
+    xw, w, h0, g, g_hn = _case(rng, 4, 3, 8, np.float64)
+    lengths = np.array([4, 2, 1], np.int64)
+    hs = ck.forward(xw, w, h0, "tanh", lengths)
+    ck.backward(g, hs, h0, w, "tanh", None, lengths, g_hn)
+    ck.forward(xw, w, h0, "tanh", lengths)
+    assert len(calls) == 1
+    with pytest.raises(ValueError):
+        ck.forward(xw, w, h0, "tanh", np.array([5, 2, 1], np.int64))
+    with pytest.raises(TypeError):
+        ck.forward(xw, w, h0, "tanh", np.array([4.0, 2, 1]))
+
+
+def test_path_choice_by_timing_is_cached_per_shape(fake_cupy, monkeypatch):
+    from tinyrnn.kernels import cuda_kernel as ck
+    rng = np.random.default_rng(10)
+    xw, w, h0, _, _ = _case(rng, 3, 2, 64, np.float32)
+    ck.forward(xw, w, h0, "tanh")
+    ck.forward(xw, w, h0, "tanh")
+    assert ck.time_paths.cache_info().currsize == 1 and ck._persistent_is_faster.cache_info().hits
+    monkeypatch.setattr(ck, "CHOICE", "model")
+    ck._persistent_is_faster.cache_clear()
+    assert ck._persistent_is_faster(2, 64, np.dtype(np.float32), 0) is True
+
+
+def test_gpu_smoke_script_on_a_fake_device(fake_cupy, monkeypatch, tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "gpu_smoke", Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_smoke.py")
+    smoke = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(smoke)
+    monkeypatch.setattr(smoke, "PLANS", [
+        ("single-block", 4, 2, 8, True, lambda p: p.grid == 1),
+        ("multi-block", 3, 3, 64, True, lambda p: p.grid > 1),
+        ("several-rounds", 2, 120, 64, True, lambda p: p.grid > 1 and 120 * p.rows > p.block),
+        ("cublas-fallback", 4, 3, 24, False, lambda p: True)])
+    assert smoke.main(["--out", str(tmp_path)]) == 0
+    import json
+    rows = json.loads((tmp_path / "smoke.json").read_text())
+    assert len(rows) == 8 and all(r["ok"] for r in rows)
+    # A wrong result stops the run, naming the plan.
+    monkeypatch.setattr(smoke, "check", lambda name, *a: {"hs": 1.0 if name == "multi-block"
+                                                          else 0.0})
+    assert smoke.main(["--out", str(tmp_path)]) == 1
+    rows = json.loads((tmp_path / "smoke.json").read_text())
+    assert [r["plan"] for r in rows] == ["single-block", "single-block", "multi-block"]
 
 
 # --------------------------------------------------------------------------- on a GPU
