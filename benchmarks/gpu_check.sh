@@ -7,13 +7,14 @@
 #   device       nvidia-smi, CuPy/PyTorch versions, the device's limits
 #   smoke        one small forward+backward per launch plan, float32 and float64, against
 #                the NumPy reference (benchmarks/gpu_smoke.py); a failure stops the run here
-#   tests        the GPU tests (tests/test_cuda_kernel.py, tests/test_torch_parity.py)
+#   tests        the GPU tests of tests/test_cuda_kernel.py (-k gpu), tests/test_torch_parity.py
 #   gradcheck    python -m tinyrnn gradcheck
 #   bench-quick  benchmarks/run.py --suite gpu --quick
 #   bench-full   benchmarks/run.py --suite gpu
 #
-# The timeouts add up to 420 s (CuPy's first compiles included); the exit code is non-zero if
-# any stage failed, and the last line sums up every stage.
+# The timeouts add up to 385 s, 420 s with each stage's 5 s to die after its timeout (CuPy's
+# first compiles included; `timeout` signals the stage's whole process group). The exit code
+# is non-zero if any stage failed, and the last line sums up every stage.
 #
 #   OUT=/tmp/gpu bash benchmarks/gpu_check.sh     bash benchmarks/gpu_check.sh DIR
 #   bash benchmarks/gpu_check.sh --install-only   (install and import, then exit)
@@ -58,7 +59,7 @@ install() {
         "$py" -c "import tinyrnn, tinyrnn.kernels.cuda_kernel as k; print('imported', tinyrnn.__file__, k.__file__)"
 }
 export -f install
-stage install 60 bash -c install || finish
+stage install 50 bash -c install || finish
 ((install_only)) && finish
 
 device() {
@@ -73,9 +74,10 @@ EOF
 }
 export -f device
 stage device 15 bash -c device
-stage smoke 45 "$py" benchmarks/gpu_smoke.py --out "$out" || finish
-stage tests 120 "$py" -m pytest -q -p no:cacheprovider tests/test_cuda_kernel.py tests/test_torch_parity.py
-stage gradcheck 30 "$py" -m tinyrnn gradcheck --examples 10
-stage bench-quick 50 "$py" benchmarks/run.py --suite gpu --quick --out "$out"
+stage smoke 40 "$py" benchmarks/gpu_smoke.py --out "$out" || finish
+stage tests 110 "$py" -m pytest -q -p no:cacheprovider -k "gpu or torch_parity" tests/test_cuda_kernel.py \
+    tests/test_torch_parity.py
+stage gradcheck 25 "$py" -m tinyrnn gradcheck --examples 10
+stage bench-quick 45 "$py" benchmarks/run.py --suite gpu --quick --out "$out"
 stage bench-full 100 "$py" benchmarks/run.py --suite gpu --repeat 3 --out "$out"
 finish

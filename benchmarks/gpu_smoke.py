@@ -62,7 +62,12 @@ def main(argv=None):
 
     start = time.perf_counter()
     from tinyrnn.kernels import cuda_kernel as ck
-    ck._module()  # NVRTC compile first, timed on its own
+    try:
+        ck._module()  # NVRTC compile first, timed on its own
+    except Exception:
+        traceback.print_exc()
+        print("SMOKE FAILED: no CuPy/device, or rnn_time_loop.cu does not compile", flush=True)
+        return 1
     print(f"compiled rnn_time_loop.cu in {time.perf_counter() - start:.1f} s", flush=True)
     rng = np.random.default_rng(0)
     for name, T, B, H, persistent, expected in PLANS:

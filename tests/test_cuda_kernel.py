@@ -543,7 +543,7 @@ def test_path_choice_by_timing_is_cached_per_shape(fake_cupy, monkeypatch):
     assert ck._persistent_is_faster(2, 64, np.dtype(np.float32), 0) is True
 
 
-def test_gpu_smoke_script_on_a_fake_device(fake_cupy, monkeypatch, tmp_path):
+def test_smoke_script_on_a_fake_device(fake_cupy, monkeypatch, tmp_path):
     import importlib.util
     spec = importlib.util.spec_from_file_location(
         "gpu_smoke", Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_smoke.py")

@@ -41,10 +41,13 @@ def _copy_repo(dest: Path):
     return dest
 
 
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_gpu_check_install_only_in_the_simulated_image(variant, tmp_path):
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def image(request, tmp_path_factory):
+    """(environment, repository copy, folder) of a fresh venv like the GPU image's."""
     if shutil.which("bash") is None or shutil.which("timeout") is None:
         pytest.skip("needs bash and timeout")
+    variant = request.param
+    tmp_path = tmp_path_factory.mktemp(variant)
     wheels = tmp_path / "wheels"
     got = subprocess.run([sys.executable, "-m", "pip", "download", "-q",
                           "--disable-pip-version-check", "-d", str(wheels), *VARIANTS[variant]],
@@ -63,12 +66,39 @@ def test_gpu_check_install_only_in_the_simulated_image(variant, tmp_path):
                               "'purelib'))"], capture_output=True, text=True, check=True)
     shared = _shared_site_packages(tmp_path / "shared")
     (Path(purelib.stdout.strip()) / "image-packages.pth").write_text(f"{shared}\n")
+    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
+    return env, _copy_repo(tmp_path / "repo"), tmp_path
 
-    repo = _copy_repo(tmp_path / "repo")
-    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", OUT=str(tmp_path / "out"))
-    done = subprocess.run(["bash", str(repo / "benchmarks" / "gpu_check.sh"), "--install-only"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    log = done.stdout + done.stderr
-    assert done.returncode == 0, log[-4000:]
+
+def _gpu_check(image, *args):
+    env, repo, tmp_path = image
+    out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
+    done = subprocess.run(["bash", str(repo / "benchmarks" / "gpu_check.sh"), *args],
+                          cwd=tmp_path, env={**env, "OUT": str(out)}, capture_output=True,
+                          text=True, timeout=300)
+    return done.returncode, done.stdout + done.stderr, out
+
+
+def test_gpu_check_install_only_in_the_simulated_image(image):
+    rc, log, out = _gpu_check(image, "--install-only")
+    repo = image[1]
+    assert rc == 0, log[-4000:]
     assert f"imported {repo / 'tinyrnn'}" in log and str(repo / "kernels" / "cuda_kernel.py") in log
     assert "pip 24.0" in log and log.strip().splitlines()[-1] == "gpu_check: install=ok"
+    assert (out / "install.log").is_file()
+
+
+def test_gpu_check_without_a_gpu_stops_at_the_smoke_test(image):
+    """The stages off a GPU: install passes, device and smoke fail, the run stops there, and
+    the exit code and the last line say so."""
+    try:
+        import cupy
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            pytest.skip("a GPU is present: this would run the whole GPU check")
+    except Exception:
+        pass
+    rc, log, out = _gpu_check(image)
+    last = log.strip().splitlines()[-1]
+    assert rc == 1 and last.startswith("gpu_check: install=ok device=FAIL"), log[-3000:]
+    assert last.endswith("smoke=FAIL(1)") and "SMOKE FAILED" in (out / "smoke.log").read_text()
+    assert not (out / "tests.log").exists()
