@@ -6,7 +6,8 @@
 #   install      pip install -e . offline (PEP 660, see pyproject.toml); import checks
 #   device       nvidia-smi, CuPy/PyTorch versions, the device's limits
 #   smoke        one small forward+backward per launch plan, float32 and float64, against
-#                the NumPy reference (benchmarks/gpu_smoke.py); a failure stops the run here
+#                the NumPy reference (benchmarks/gpu_smoke.py); a failure stops the run here,
+#                but a failure of the CUDA-graph loop alone only turns graphs off
 #   tests        the GPU tests of tests/test_cuda_kernel.py (-k gpu), tests/test_torch_parity.py
 #   gradcheck    python -m tinyrnn gradcheck
 #   bench-quick  benchmarks/run.py --suite gpu --quick
@@ -40,7 +41,11 @@ stage() {
     timeout --kill-after=5 "$limit" "$@" 2>&1 | tee "$out/$name.log"
     rc=${PIPESTATUS[0]}
     local status="ok"
-    if ((rc == 124 || rc == 137)); then status="TIMEOUT"; elif ((rc != 0)); then status="FAIL($rc)"; fi
+    if ((rc == 124 || rc == 137)); then
+        status="TIMEOUT"
+    elif ((rc != 0)); then
+        status="FAIL($rc)"
+    fi
     ((rc != 0)) && failed=1
     summary+=("$name=$status")
     echo "$name: $status in $((SECONDS - start)) s" | tee -a "$out/stages.txt"
@@ -54,9 +59,11 @@ finish() {
 
 # The install the GPU image can do: no index, no build isolation, no dependencies (all present).
 install() {
-    "$py" -m pip --version && "$py" -c "import setuptools; print('setuptools', setuptools.__version__)" &&
+    "$py" -m pip --version &&
+        "$py" -c "import setuptools; print('setuptools', setuptools.__version__)" &&
         PIP_NO_INDEX=1 "$py" -m pip install --no-deps --no-build-isolation -e . &&
-        "$py" -c "import tinyrnn, tinyrnn.kernels.cuda_kernel as k; print('imported', tinyrnn.__file__, k.__file__)"
+        "$py" -c "import tinyrnn, tinyrnn.kernels.cuda_kernel as k
+print('imported', tinyrnn.__file__, k.__file__)"
 }
 export -f install
 stage install 50 bash -c install || finish
@@ -68,15 +75,21 @@ device() {
 import cupy, torch
 print("cupy", cupy.__version__, "torch", torch.__version__, "cuda", torch.version.cuda)
 p = cupy.cuda.runtime.getDeviceProperties(0)
-print(p["name"].decode(), "sm_%d%d" % (p["major"], p["minor"]), "SMs", p["multiProcessorCount"],
-      "shared/block opt-in", p.get("sharedMemPerBlockOptin"), "cooperative", p.get("cooperativeLaunch"))
+print(p["name"].decode(), "sm_%d%d" % (p["major"], p["minor"]),
+      "SMs", p["multiProcessorCount"], "shared/block opt-in", p.get("sharedMemPerBlockOptin"),
+      "cooperative", p.get("cooperativeLaunch"))
 EOF
 }
 export -f device
 stage device 15 bash -c device
-stage smoke 40 "$py" benchmarks/gpu_smoke.py --out "$out" || finish
-stage tests 110 "$py" -m pytest -q -p no:cacheprovider -k "gpu or torch_parity" tests/test_cuda_kernel.py \
-    tests/test_torch_parity.py
+stage smoke 40 "$py" benchmarks/gpu_smoke.py --out "$out"
+case $? in
+    0) ;;
+    3) export TINYRNN_CUDA_GRAPHS=0; echo "CUDA graphs failed the smoke test: off from here on" ;;
+    *) finish ;;  # a kernel plan is wrong: the tests and benchmarks would only repeat that
+esac
+stage tests 110 "$py" -m pytest -q -p no:cacheprovider -k "gpu or torch_parity" \
+    tests/test_cuda_kernel.py tests/test_torch_parity.py
 stage gradcheck 25 "$py" -m tinyrnn gradcheck --examples 10
 stage bench-quick 45 "$py" benchmarks/run.py --suite gpu --quick --out "$out"
 stage bench-full 100 "$py" benchmarks/run.py --suite gpu --repeat 3 --out "$out"

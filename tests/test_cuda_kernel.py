@@ -20,6 +20,9 @@ from tinyrnn.kernels.cuda_plan import Plan, layout, plan_persistent
 
 from .helpers import make_rnn, random_lengths
 
+# The fake device below cannot capture CUDA graphs; the loader warns and runs without.
+pytestmark = pytest.mark.filterwarnings("ignore:CUDA graph capture failed")
+
 KERNELS = Path(tinyrnn.kernels.__file__).parent
 CU_FILES = sorted(KERNELS.glob("*.cu"))  # headers (*.cuh) are compiled through them
 
@@ -355,7 +358,7 @@ def test_cost_model_prefers_cublas_for_gemm_bound_steps():
     assert not cuda_plan.persistent_wins(64, 8192, 4, None, 132)  # no plan: cuBLAS
 
 
-# --------------------------------------------------------------------------- the loader, off the GPU
+# --------------------------------------------------------------------------- loader, off GPU
 #
 # cuda_kernel.py itself (plans, argument marshalling, lengths, the fallback loop, the choice of
 # path) run against a stand-in for CuPy: arrays are NumPy arrays, kernels run under the
@@ -433,6 +436,22 @@ def _fake_cupy(lib, sms=4, optin=20 * 1024):
         def get_function(self, name):
             return _FakeRawKernel(_FakeFunction(lib, name, device))
 
+    class Stream:
+        def __init__(self, non_blocking=False):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def begin_capture(self):
+            raise NotImplementedError("no CUDA graphs on the fake device")
+
+        def synchronize(self):
+            pass
+
     class Event:
         def record(self):
             self.t = time.perf_counter()
@@ -449,7 +468,7 @@ def _fake_cupy(lib, sms=4, optin=20 * 1024):
         driver=types.SimpleNamespace(occupancyMaxActiveBlocksPerMultiprocessor=lambda f, b, s:
                                      int(s <= optin and b <= 1024)),
         compiler=types.SimpleNamespace(CompileException=RuntimeError),
-        Event=Event, get_elapsed_time=lambda a, b: 1e3 * (b.t - a.t),
+        Event=Event, Stream=Stream, get_elapsed_time=lambda a, b: 1e3 * (b.t - a.t),
         Device=lambda *a: types.SimpleNamespace(synchronize=lambda: None))
     return cp
 
@@ -459,15 +478,15 @@ def fake_cupy(emu, monkeypatch):
     from tinyrnn.kernels import cuda_kernel as ck
     cp = _fake_cupy(emu)
     monkeypatch.setitem(sys.modules, "cupy", cp)
-    caches = [ck._module, ck._kernel, ck._device_limits, ck._plan, ck._persistent_is_faster,
-              ck.time_paths, ck._full_lengths]
-    for f in caches:
-        f.cache_clear()
-    ck._CHECKED.clear()
-    yield cp
-    for f in caches:
-        f.cache_clear()
-    ck._CHECKED.clear()
+    caches = [ck._module, ck._kernel, ck._device_limits, ck._plan, ck._fastest, ck.time_paths,
+              ck._full_lengths, ck._forward_graph, ck._backward_graph]
+    for _ in range(2):
+        for f in caches:
+            f.cache_clear()
+        ck._CHECKED.clear()
+        ck._SEEN.clear()
+        if _ == 0:
+            yield cp
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -477,8 +496,9 @@ def test_loader_on_a_fake_device_equals_the_reference(fake_cupy, persistent, dty
     rng = np.random.default_rng(7)
     tol = 1e-10 if dtype == np.float64 else 1e-5
     # H=8: one block; H=64: several blocks (20 KB cannot hold 64 rows); B=120 x 16 rows on
-    # 1024 threads: several rounds.
-    for T, B, H, truncate in [(5, 2, 8, None), (4, 3, 64, 2), (2, 120, 64, None)]:
+    # 1024 threads: several rounds (forced only: timing every path of it is slow here).
+    cases = [(5, 2, 8, None), (4, 3, 64, 2)] + ([(2, 120, 64, None)] if persistent else [])
+    for T, B, H, truncate in cases:
         xw, w, h0, g, g_hn = _case(rng, T, B, H, dtype)
         lengths = random_lengths(rng, T, B)
         hs = ck.forward(xw, w, h0, "relu", lengths, persistent=persistent)
@@ -537,33 +557,65 @@ def test_path_choice_by_timing_is_cached_per_shape(fake_cupy, monkeypatch):
     xw, w, h0, _, _ = _case(rng, 3, 2, 64, np.float32)
     ck.forward(xw, w, h0, "tanh")
     ck.forward(xw, w, h0, "tanh")
-    assert ck.time_paths.cache_info().currsize == 1 and ck._persistent_is_faster.cache_info().hits
+    assert ck.time_paths.cache_info().currsize == 1 and ck._fastest.cache_info().hits
+    assert set(ck.time_paths(2, 64, np.dtype(np.float32))) == {"persistent", "cublas"}  # no graphs
     monkeypatch.setattr(ck, "CHOICE", "model")
-    ck._persistent_is_faster.cache_clear()
-    assert ck._persistent_is_faster(2, 64, np.dtype(np.float32), 0) is True
+    ck._fastest.cache_clear()
+    assert ck._fastest(2, 64, np.dtype(np.float32), 0) == "persistent"
+    assert ck._fastest(2, 512, np.dtype(np.float32), 0) == "cublas"  # no plan fits 20 KB
 
 
-def test_smoke_script_on_a_fake_device(fake_cupy, monkeypatch, tmp_path):
+def test_graph_path_off_the_gpu_fails_safe(fake_cupy):
+    """The fake device cannot capture graphs: a forced graph path says so, a chosen one runs
+    the step loop instead. (The captured loop itself is checked on a GPU: gpu_smoke.py.)"""
+    from tinyrnn.kernels import cuda_kernel as ck
+    rng = np.random.default_rng(11)
+    xw, w, h0, g, g_hn = _case(rng, 20, 2, 16, np.float32)
+    with pytest.warns(UserWarning, match="graph capture failed"):
+        with pytest.raises(ck.GraphUnavailable):
+            ck.run_forward(xw, w, h0, "tanh", path="graph")
+    with pytest.raises(ck.GraphUnavailable):
+        ck.run_backward(g, xw, h0, w, "tanh", path="graph")
+    assert not ck._graph_pays(20, 2, 16, np.float32)  # first sighting: no capture yet
+    assert ck._graph_pays(20, 2, 16, np.float32)
+    assert not ck._graph_fits(1000, 64, 2048, np.float32)  # static copies too large
+    ck._fastest.cache_clear()
+    ck.time_paths.cache_clear()
+    ck._fastest(2, 16, np.dtype(np.float32), 0)
+    with pytest.MonkeyPatch.context() as m:  # as if graphs had won the timing
+        m.setattr(ck, "_fastest", lambda *a: "graph")
+        hs = ck.run_forward(xw, w, h0, "tanh")
+    assert _rel(hs, ref.forward(xw, w, h0, "tanh", None)) <= 1e-5
+
+
+def test_smoke_script_on_a_fake_device(fake_cupy, monkeypatch, tmp_path, capsys):
     import importlib.util
     spec = importlib.util.spec_from_file_location(
         "gpu_smoke", Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_smoke.py")
     smoke = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(smoke)
     monkeypatch.setattr(smoke, "PLANS", [
-        ("single-block", 4, 2, 8, True, lambda p: p.grid == 1),
-        ("multi-block", 3, 3, 64, True, lambda p: p.grid > 1),
-        ("several-rounds", 2, 120, 64, True, lambda p: p.grid > 1 and 120 * p.rows > p.block),
-        ("cublas-fallback", 4, 3, 24, False, lambda p: True)])
-    assert smoke.main(["--out", str(tmp_path)]) == 0
+        ("single-block", 4, 2, 8, "persistent", lambda p: p.grid == 1),
+        ("multi-block", 3, 3, 64, "persistent", lambda p: p.grid > 1),
+        ("several-rounds", 2, 120, 64, "persistent",
+         lambda p: p.grid > 1 and 120 * p.rows > p.block),
+        ("cublas-fallback", 4, 3, 24, "cublas", None)])
+    import tinyrnn.bench
+    monkeypatch.setattr(tinyrnn.bench, "GPU_SHAPES", [(8, 2, 4, 8)])
+    # The fake device has no graphs: only the graph case fails, with its own exit code.
+    assert smoke.main(["--out", str(tmp_path)]) == 3
+    assert (tmp_path / "plans.json").is_file()
     import json
     rows = json.loads((tmp_path / "smoke.json").read_text())
-    assert len(rows) == 8 and all(r["ok"] for r in rows)
+    assert [r["ok"] for r in rows] == [True] * 8 + [False]
+    assert rows[-1]["plan"] == "cublas-graph" and "GraphUnavailable" in rows[-1]["error"]
     # A wrong result stops the run, naming the plan.
     monkeypatch.setattr(smoke, "check", lambda name, *a: {"hs": 1.0 if name == "multi-block"
                                                           else 0.0})
     assert smoke.main(["--out", str(tmp_path)]) == 1
     rows = json.loads((tmp_path / "smoke.json").read_text())
     assert [r["plan"] for r in rows] == ["single-block", "single-block", "multi-block"]
+    assert "SMOKE FAILED: plan multi-block (float32" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------- on a GPU
