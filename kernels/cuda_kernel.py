@@ -288,15 +288,23 @@ def _graph_pays(T, B, H, dtype):
     return GRAPHS and _graph_fits(T, B, H, dtype) and _SEEN[key] >= 2
 
 
+def _no_allocation(size):
+    raise RuntimeError("CuPy allocated memory during the capture")
+
+
 def _capture(cp, body):
-    """body() captured as a CUDA graph (after one plain run: cuBLAS and the kernels set up)."""
+    """body() captured as a CUDA graph (after one plain run: cuBLAS and the kernels set up).
+
+    No CuPy allocation may happen in the capture: the pool would hand that memory to someone
+    else while the graph still writes it. The allocator refuses, and the capture fails."""
     try:
         stream = cp.cuda.Stream(non_blocking=True)
         with stream:
             body()
             stream.begin_capture()
             try:
-                body()
+                with cp.cuda.using_allocator(_no_allocation):
+                    body()
             finally:
                 graph = stream.end_capture()
         stream.synchronize()
