@@ -27,7 +27,8 @@ HOST_STEP_US = 20.0         # the fallback's two launches per step from Python (
 GEMM_MACS_PER_US = 20e6     # cuBLAS float32 multiply-adds per us (~40 TFLOP/s); half for float64
 
 # Multiply-adds per step up to which one block beats a grid with a barrier per step: one SM
-# does them in about the time of a grid barrier (about 2 us; the old 1 << 21 was ~33 us).
+# does them in about the time of a grid barrier (~1.5 us; the old 1 << 21 took ~33 us). The
+# plan choice itself compares step_us of both plans, which comes to the same threshold.
 SINGLE_BLOCK_MAX_WORK = int(GRID_BARRIER_US * SM_MACS_PER_US)
 
 BANK_LINE_BYTES = 128  # 32 banks of 4 bytes
