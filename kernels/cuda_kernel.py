@@ -47,19 +47,24 @@ def blas_threads(B, H):
     return None
 
 
-def kernel_source(path: Path = SOURCE) -> str:
-    """The source with its local ``#include "x.cuh"`` headers inlined: NVRTC needs no include
-    path, and CuPy's compile cache, keyed on the source text, sees every header change."""
+def kernel_source(path: Path = SOURCE, _included=None) -> str:
+    """The source with its local ``#include "x.cuh"`` headers inlined (each once, as their
+    ``#pragma once`` asks): NVRTC needs no include path, and CuPy's compile cache, keyed on
+    the source text, sees every header change."""
+    included = set() if _included is None else _included
     out = []
     for number, line in enumerate(path.read_text().splitlines(), 1):
-        included = re.match(r'\s*#include\s+"([^"]+)"', line)
-        if included:
-            header = path.with_name(included.group(1))
+        match = re.match(r'\s*#include\s+"([^"]+)"', line)
+        if match is None:
+            if line.strip() != "#pragma once":
+                out.append(line)
+            continue
+        header = path.with_name(match.group(1))
+        if header.name not in included:
+            included.add(header.name)
             out.append(f'#line 1 "{header.name}"')
-            out += [h for h in kernel_source(header).splitlines() if h.strip() != "#pragma once"]
-            out.append(f'#line {number + 1} "{path.name}"')
-        else:
-            out.append(line)
+            out.append(kernel_source(header, included).rstrip("\n"))
+        out.append(f'#line {number + 1} "{path.name}"')
     return "\n".join(out) + "\n"
 
 

@@ -66,6 +66,17 @@ def test_the_source_the_loader_compiles_builds(tmp_path):
     assert done.returncode == 0, done.stderr
 
 
+def test_loader_inlines_each_header_once(tmp_path):
+    from tinyrnn.kernels.cuda_kernel import kernel_source
+    (tmp_path / "a.cuh").write_text('#pragma once\n#include "b.cuh"\nint a;\n')
+    (tmp_path / "b.cuh").write_text("#pragma once\nint b;\n")
+    (tmp_path / "k.cu").write_text('#include "a.cuh"\n#include "b.cuh"\nint k;\n')
+    text = kernel_source(tmp_path / "k.cu")
+    assert text.count("int b;") == 1 and "#pragma once" not in text and "#include" not in text
+    assert text.index("int b;") < text.index("int a;") < text.index("int k;")
+    assert '#line 3 "k.cu"' in text
+
+
 # --------------------------------------------------------------------------- emulation
 
 @pytest.fixture(scope="module")
