@@ -1,7 +1,14 @@
-"""The CUDA kernels, verified three ways: compiled by nvcc for sm_80 and sm_90; run under host
-emulation (g++ C++20: each CUDA thread a std::thread) against the NumPy reference kernel, with
-several blocks, grid-stride ownership, truncation and lengths; and, where a GPU and CuPy are
-present, on the device."""
+"""The CUDA kernels, verified without a GPU and on one:
+
+- nvcc compiles every .cu file (and the source the loader hands NVRTC) for sm_80 and sm_90;
+- host emulation (g++ C++20: each CUDA thread a std::thread, the real grid barrier on
+  std::atomic_ref) against the NumPy reference kernel: several blocks, grid-stride ownership,
+  1024-thread blocks, several rounds per step, truncation and lengths; ThreadSanitizer over the
+  barrier; a shared-memory guard zone after every launch;
+- the launch planner: padded rows against bank conflicts, the cost model;
+- cuda_kernel.py itself on a stand-in CuPy whose kernels run under the emulation;
+- where a GPU and CuPy are present, on the device (gpu_check.sh runs these: -k gpu).
+"""
 import ctypes
 import os
 import shutil
