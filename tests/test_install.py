@@ -55,7 +55,10 @@ def image(request, tmp_path_factory):
     if got.returncode != 0:
         pytest.skip(f"cannot download {VARIANTS[variant]} (no network?):\n{got.stderr[-500:]}")
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    made = subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot create a venv here:\n{made.stderr[-500:]}")
     py = venv / "bin" / "python"
     pip_wheel = next(wheels.glob("pip-*.whl"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
