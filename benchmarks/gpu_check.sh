@@ -11,7 +11,7 @@
 #   tests        the GPU tests of tests/test_cuda_kernel.py (-k gpu), tests/test_torch_parity.py
 #   gradcheck    python -m tinyrnn gradcheck
 #   bench-quick  benchmarks/run.py --suite gpu --quick
-#   bench-full   benchmarks/run.py --suite gpu
+#   bench-full   benchmarks/run.py --suite gpu --repeat 3 (the log keeps each row as timed)
 #
 # The timeouts add up to 385 s, 420 s with each stage's 5 s to die after its timeout (CuPy's
 # first compiles included; `timeout` signals the stage's whole process group). The exit code
