@@ -11,10 +11,11 @@ setup(
     packages=["tinyrnn", "tinyrnn.nn", "tinyrnn.optim", "tinyrnn.arima", "tinyrnn.data",
               "tinyrnn.workflows",
               "tinyrnn.kernels"],
-    # The time-loop kernels live in the top-level folder kernels/ (see DESIGN.md) but are
-    # installed only as the subpackage tinyrnn.kernels, never as a top-level `kernels`.
+    # The time-loop kernels live in the top-level folder kernels/ but are installed only as the
+    # subpackage tinyrnn.kernels, never as a top-level `kernels` (pyproject.toml says why the
+    # editable install needs PEP 660 for this mapping).
     package_dir={"tinyrnn.kernels": "kernels"},
-    package_data={"tinyrnn.kernels": ["*.cu", "emulation/*.h", "emulation/*.cpp"],
+    package_data={"tinyrnn.kernels": ["*.cu", "*.cuh", "emulation/*.h", "emulation/*.cpp"],
                   "tinyrnn.arima": ["*.csv"]},
     install_requires=["numpy>=1.24", "scipy>=1.10", "numba>=0.58", "statsmodels>=0.14",
                       "threadpoolctl>=3.1"],

@@ -66,3 +66,28 @@ def backward(g_ys, ys, saved, state0, w_hh, truncate=None, lengths=None, *,
         else:
             dh = d_a @ w_hh
     return d_xw, d_xw, dh[None]
+
+
+
+def elman_backward(g_hs, hs, h0, w_hh, nonlinearity="tanh", truncate=None, lengths=None,
+                   g_hn=None):
+    """This kernel's backward in the Elman CUDA kernels' own terms (``cuda_kernel.backward``):
+    ``(d_xw, d_h0)`` from ``g_hs``, ``hs`` (T, B, H) and ``h0`` (B, H), with ``g_hn`` (B, H),
+    the final state's gradient, added at each sequence's last real step."""
+    xp = get_array_module(hs)
+    g = g_hs.copy()
+    if g_hn is not None:
+        T, B = g.shape[:2]
+        last = xp.full(B, T) if lengths is None else xp.asarray(lengths)
+        g[last - 1, xp.arange(B)] += g_hn
+    d_xw, _, d_state0 = backward(g[None], hs[None], None, h0[None], w_hh, truncate, lengths,
+                                 nonlinearity=nonlinearity)
+    return d_xw, d_state0[0]
+
+
+def elman_reference(xw, w_hh, h0, g_hs, nonlinearity="tanh", truncate=None, lengths=None,
+                    g_hn=None):
+    """Forward and backward in the Elman CUDA kernels' terms: ``(hs, d_xw, d_h0)``."""
+    ys, _ = forward(xw, w_hh, h0[None], lengths, nonlinearity=nonlinearity)
+    return (ys[0],) + elman_backward(g_hs, ys[0], h0, w_hh, nonlinearity, truncate, lengths,
+                                     g_hn)

@@ -10,132 +10,45 @@
 // memory for the whole sequence. Every step reads the previous state of all units from global
 // memory (L2), computes its own units, writes them, and meets the other blocks at one grid
 // barrier. Dot products are split over a power-of-two number of threads and summed by a
-// fixed shared-memory tree, so results are bitwise identical from run to run.
+// fixed shared-memory tree, so results are bitwise identical from run to run. That shared
+// machinery (barrier, row layout, owned matvec) lives in cuda_common.cuh.
 //
 //   forward : a_t = xw_t + h_{t-1} W_hh^T, h_t = f(a_t); rows of W_hh per block.
 //   backward: d_a_t = (g_t + [t = len-1] g_hn + dh_t) * f'(h_t),  dh_{t-1} = d_a_t W_hh
-//             (cut when t is a positive multiple of `truncate`); rows of W_hh^T per block.
+//             (cut when t is a positive multiple of `truncate`); rows of W_hh^T per block,
+//             gathered from W_hh itself (no transposed copy).
 //
-// Step kernels (rnn_step_*) are the fallback for weights that do not fit on chip: the host
-// runs one cuBLAS GEMM per step and one of these fused elementwise kernels.
+// Step kernels (rnn_step_*) are the fallback for weights that do not fit on chip and for
+// GEMM-bound shapes (cuda_plan.py's cost model): the host runs one cuBLAS GEMM per step and
+// one of these fused elementwise kernels.
 
-#ifndef TR_EMULATION
-#define TR_LOAD(p) __ldcg(p)  // past L1: other blocks wrote it during this step
-#define TR_SHARED(T, name) \
-    extern __shared__ unsigned char tr_shared_raw[]; \
-    T* name = reinterpret_cast<T*>(tr_shared_raw)
-
-__device__ __forceinline__ float tr_tanh(float x) { return tanhf(x); }
-__device__ __forceinline__ double tr_tanh(double x) { return tanh(x); }
-
-// Grid-wide barrier for co-resident blocks (a cooperative launch guarantees it).
-// bar[0] counts arrivals, bar[1] is the generation the waiting blocks watch.
-__device__ void tr_grid_sync(unsigned int* bar) {
-    __syncthreads();
-    if (gridDim.x == 1) return;  // one block: __syncthreads is the whole barrier
-    if (threadIdx.x == 0) {
-        volatile unsigned int* generation = bar + 1;
-        const unsigned int seen = *generation;
-        __threadfence();  // this block's writes are visible before it arrives
-        if (atomicAdd(bar, 1u) == gridDim.x - 1) {
-            bar[0] = 0;
-            __threadfence();
-            atomicAdd(bar + 1, 1u);
-        } else {
-            while (*generation == seen) {
-            }
-        }
-        __threadfence();
-    }
-    __syncthreads();
-}
-#define TR_GRID_SYNC(bar) tr_grid_sync(bar)
-#endif
-
-template <typename T>
-__device__ __forceinline__ T tr_activate(T a, int relu) {
-    return relu ? (a > T(0) ? a : T(0)) : tr_tanh(a);
-}
-
-template <typename T>
-__device__ __forceinline__ T tr_derivative(T h, int relu) {  // f' through the output h
-    return relu ? (h > T(0) ? T(1) : T(0)) : T(1) - h * h;
-}
-
-// Shared memory: owned rows of the matrix, then one partial sum per thread.
-template <typename T>
-__device__ void tr_load_rows(const T* __restrict__ m, int H, int rows, int owned,
-                             T* __restrict__ m_s) {
-    const int n_slices = (H + rows - 1) / rows;
-    for (int s = 0; s < owned; ++s) {
-        const int slice = blockIdx.x + s * gridDim.x;
-        for (int idx = threadIdx.x; idx < rows * H; idx += blockDim.x) {
-            const int r = idx / H, k = idx % H, unit = slice * rows + r;
-            m_s[(s * rows + r) * H + k] = (slice < n_slices && unit < H) ? m[unit * H + k] : T(0);
-        }
-    }
-}
-
-// out[b, u] = sum_k m_s[u_local, k] * v[b, k] for every owned unit u and batch row b, then
-// finish(b, unit, value) for each. Every thread reaches every __syncthreads.
-template <typename T, typename Finish>
-__device__ void tr_owned_matvec(const T* __restrict__ m_s, const T* v, int B, int H, int rows,
-                                int owned, T* partial, Finish finish) {
-    const int units = owned * rows;
-    const int pairs = B * units;
-    int parts = 1;  // threads per dot product: a power of two, at most H
-    while (parts * 2 * pairs <= (int)blockDim.x && parts * 2 <= H) parts *= 2;
-    const int rounds = (pairs * parts + blockDim.x - 1) / blockDim.x;
-    for (int round = 0; round < rounds; ++round) {
-        const int tid = round * blockDim.x + threadIdx.x;
-        const int pair = tid / parts, part = tid % parts;
-        const bool live = pair < pairs;
-        const int b = live ? pair / units : 0, u = live ? pair % units : 0;
-        T sum = T(0);
-        if (live) {
-            for (int k = part; k < H; k += parts) sum += m_s[u * H + k] * TR_LOAD(&v[b * H + k]);
-        }
-        partial[threadIdx.x] = sum;
-        __syncthreads();
-        for (int stride = parts / 2; stride > 0; stride /= 2) {
-            if (live && part < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
-            __syncthreads();
-        }
-        if (live && part == 0) {
-            const int slice = blockIdx.x + (u / rows) * gridDim.x;
-            const int unit = slice * rows + u % rows;
-            if (unit < H) finish(b, unit, partial[threadIdx.x]);
-        }
-        __syncthreads();
-    }
-}
+#include "cuda_common.cuh"
 
 template <typename T>
 __device__ void tr_forward(const T* __restrict__ xw, const T* __restrict__ w,
                            const T* __restrict__ h0, const long long* __restrict__ lengths,
-                           int steps, int B, int H, int relu, int rows, T* __restrict__ hs,
-                           T* state, unsigned int* bar) {
+                           int steps, int B, int H, int relu, int rows, int stride,
+                           T* __restrict__ hs, T* state, unsigned int* bar) {
+    if (!tr_layout_fits<T>(H, rows, stride, bar + 2)) return;
     TR_SHARED(T, smem);
-    const int n_slices = (H + rows - 1) / rows;
-    const int owned = (n_slices + gridDim.x - 1) / gridDim.x;
     T* w_s = smem;
-    T* partial = smem + owned * rows * H;
-    tr_load_rows(w, H, rows, owned, w_s);
+    T* partial = smem + tr_owned_slices(H, rows) * rows * stride;
+    tr_load_rows(w, H, rows, stride, false, w_s);
     for (int idx = blockIdx.x * blockDim.x + threadIdx.x; idx < B * H;
          idx += gridDim.x * blockDim.x)
         state[idx] = h0[idx];
     __syncthreads();
-    TR_GRID_SYNC(bar);
+    tr_grid_sync(bar);
     for (int t = 0; t < steps; ++t) {
         const T* cur = state + (t & 1) * B * H;
         T* nxt = state + ((t + 1) & 1) * B * H;
-        tr_owned_matvec(w_s, cur, B, H, rows, owned, partial, [&](int b, int j, T dot) {
+        tr_owned_matvec(w_s, cur, B, H, rows, stride, partial, [&](int b, int j, T dot) {
             const bool active = t < lengths[b];
             const T h = tr_activate(dot + xw[((long long)t * B + b) * H + j], relu);
             hs[((long long)t * B + b) * H + j] = active ? h : T(0);
             nxt[b * H + j] = active ? h : TR_LOAD(&cur[b * H + j]);
         });
-        TR_GRID_SYNC(bar);
+        tr_grid_sync(bar);
     }
 }
 
@@ -153,16 +66,15 @@ __device__ T tr_grad_pre(const T* __restrict__ g_hs, const T* __restrict__ hs,
 
 template <typename T>
 __device__ void tr_backward(const T* __restrict__ g_hs, const T* __restrict__ hs,
-                            const T* __restrict__ wt, const long long* __restrict__ lengths,
+                            const T* __restrict__ w, const long long* __restrict__ lengths,
                             const T* __restrict__ g_hn, int steps, int B, int H, int relu,
-                            int truncate, int rows, T* __restrict__ d_xw,
+                            int truncate, int rows, int stride, T* __restrict__ d_xw,
                             T* __restrict__ d_h0, T* dbuf, unsigned int* bar) {
+    if (!tr_layout_fits<T>(H, rows, stride, bar + 2)) return;
     TR_SHARED(T, smem);
-    const int n_slices = (H + rows - 1) / rows;
-    const int owned = (n_slices + gridDim.x - 1) / gridDim.x;
-    T* wt_s = smem;
-    T* partial = smem + owned * rows * H;
-    tr_load_rows(wt, H, rows, owned, wt_s);
+    T* wt_s = smem;  // rows of W_hh^T, read from W_hh itself
+    T* partial = smem + tr_owned_slices(H, rows) * rows * stride;
+    tr_load_rows(w, H, rows, stride, true, wt_s);
     // The last step: d_a_{T-1} from the output gradients alone.
     for (int idx = blockIdx.x * blockDim.x + threadIdx.x; idx < B * H;
          idx += gridDim.x * blockDim.x) {
@@ -172,21 +84,21 @@ __device__ void tr_backward(const T* __restrict__ g_hs, const T* __restrict__ hs
         dbuf[((steps - 1) & 1) * B * H + idx] = d;  // d_a_t lives in half (t & 1)
     }
     __syncthreads();
-    TR_GRID_SYNC(bar);
+    tr_grid_sync(bar);
     for (int t = steps - 1; t >= 1; --t) {
         const T* cur = dbuf + (t & 1) * B * H;  // d_a_t
         T* nxt = dbuf + ((t + 1) & 1) * B * H;  // d_a_{t-1}
         const bool cut = truncate > 0 && t % truncate == 0;
-        tr_owned_matvec(wt_s, cur, B, H, rows, owned, partial, [&](int b, int k, T dot) {
+        tr_owned_matvec(wt_s, cur, B, H, rows, stride, partial, [&](int b, int k, T dot) {
             const T d = tr_grad_pre(g_hs, hs, g_hn, lengths, t - 1, b, k, B, H,
                                     cut ? T(0) : dot, relu);
             d_xw[((long long)(t - 1) * B + b) * H + k] = d;
             nxt[b * H + k] = d;
         });
-        TR_GRID_SYNC(bar);
+        tr_grid_sync(bar);
     }
     // d_h0 = d_a_0 W_hh (never cut: h0 always belongs to the first chunk); d_a_0 is in half 0.
-    tr_owned_matvec(wt_s, dbuf, B, H, rows, owned, partial,
+    tr_owned_matvec(wt_s, dbuf, B, H, rows, stride, partial,
                     [&](int b, int k, T dot) { d_h0[b * H + k] = dot; });
 }
 
@@ -218,17 +130,17 @@ __device__ void tr_step_backward(const T* __restrict__ dh, const T* __restrict__
 }
 
 #define TR_KERNELS(T, SUFFIX)                                                                  \
-    extern "C" __global__ void rnn_forward_persistent_##SUFFIX(                                \
+    extern "C" __global__ void TR_LAUNCH_BOUNDS rnn_forward_persistent_##SUFFIX(               \
         const T* xw, const T* w, const T* h0, const long long* lengths, int steps, int B,      \
-        int H, int relu, int rows, T* hs, T* state, unsigned int* bar) {                       \
-        tr_forward<T>(xw, w, h0, lengths, steps, B, H, relu, rows, hs, state, bar);            \
+        int H, int relu, int rows, int stride, T* hs, T* state, unsigned int* bar) {           \
+        tr_forward<T>(xw, w, h0, lengths, steps, B, H, relu, rows, stride, hs, state, bar);    \
     }                                                                                          \
-    extern "C" __global__ void rnn_backward_persistent_##SUFFIX(                               \
-        const T* g_hs, const T* hs, const T* wt, const long long* lengths, const T* g_hn,     \
-        int steps, int B, int H, int relu, int truncate, int rows, T* d_xw, T* d_h0, T* dbuf, \
-        unsigned int* bar) {                                                                   \
-        tr_backward<T>(g_hs, hs, wt, lengths, g_hn, steps, B, H, relu, truncate, rows, d_xw,  \
-                       d_h0, dbuf, bar);                                                       \
+    extern "C" __global__ void TR_LAUNCH_BOUNDS rnn_backward_persistent_##SUFFIX(              \
+        const T* g_hs, const T* hs, const T* w, const long long* lengths, const T* g_hn,      \
+        int steps, int B, int H, int relu, int truncate, int rows, int stride, T* d_xw,       \
+        T* d_h0, T* dbuf, unsigned int* bar) {                                                 \
+        tr_backward<T>(g_hs, hs, w, lengths, g_hn, steps, B, H, relu, truncate, rows, stride, \
+                       d_xw, d_h0, dbuf, bar);                                                 \
     }                                                                                          \
     extern "C" __global__ void rnn_step_forward_##SUFFIX(const T* a, const T* xw_t,            \
                                                          const long long* lengths, int t,      \

@@ -322,14 +322,18 @@ def worker(impl, suite, cases, repeat):
 
 
 def run_suite(suite, cases, repeat, rows):
+    """Time every contender of a suite; the number of workers that failed."""
+    failed = 0
     for impl in contenders(suite):
         cmd = [sys.executable, "-m", "tinyrnn.bench", "--worker", impl, "--suite", suite,
                "--repeat", str(repeat), "--cases", json.dumps(cases)]
         done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         if done.returncode != 0:
             print(f"  {impl}: the worker failed (exit {done.returncode}); no rows")
+            failed += 1
             continue
         rows.extend(json.loads(done.stdout.strip().splitlines()[-1]))
+    return failed
 
 
 def _key(shape):
@@ -433,11 +437,11 @@ def main(argv=None):
     if importlib.util.find_spec("torch") is None:
         print("torch is not installed: no torch peers (pip install torch)")
 
-    rows, sgemm = [], {}
+    rows, sgemm, failed = [], {}, 0
     for suite in suites:
         sgemm[suite] = sgemm_gflops(on_gpu=suite == "gpu")
         print(f"{suite} suite; in-run SGEMM: {sgemm[suite]:.1f} GFLOP/s", flush=True)
-        run_suite(suite, suite_cases(suite, args.quick), repeat, rows)
+        failed += run_suite(suite, suite_cases(suite, args.quick), repeat, rows)
     floor = [r for r in rows if r["impl"] == BLAS_FLOOR]
     rows = [r for r in rows if r["impl"] != BLAS_FLOOR]
 
@@ -460,7 +464,7 @@ def main(argv=None):
     plotted = plot(rows, args.out / f"{stem}.png")
     print("\n" + md)
     print(f"wrote {args.out / stem}.json, .md" + (", .png" if plotted else ""))
-    return 0
+    return 1 if failed else 0  # the results are written either way
 
 
 if __name__ == "__main__":
