@@ -20,6 +20,10 @@ import numba
 import numpy as np
 from numba import njit
 
+from tinyrnn.jit import announce
+
+announce()
+
 # Measured with benchmarks/kernel_strategy.py (2 cores): one GEMM per step wins once a
 # step has enough rows times outputs to keep BLAS busy, or the weights outgrow the caches.
 BLAS_MIN_ROWS_TIMES_OUTPUTS = 8192

@@ -30,7 +30,7 @@ _T3, _T5, _T7, _T9, _T11, _T13 = (-1 / 3, 2 / 15, -17 / 315, 62 / 2835, -1382 / 
                                   21844 / 6081075)
 
 
-@njit(inline="always")
+@njit(cache=True)
 def _exp_pow32(z):
     """exp(32 z) for z in [0, 5/8]: a Taylor polynomial, then squared five times."""
     e = _E0 + z * (_E1 + z * (_E2 + z * (_E3 + z * (_E4 + z * (_E5 + z * (
@@ -52,7 +52,7 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-@overload(tanh, inline="always")
+@overload(tanh)
 def _tanh_overload(x):
     if x != types.float32:
         return lambda x: np.tanh(x)
@@ -69,7 +69,7 @@ def _tanh_overload(x):
     return fast_tanh32
 
 
-@overload(sigmoid, inline="always")
+@overload(sigmoid)
 def _sigmoid_overload(x):
     if x != types.float32:
         return lambda x: 1.0 / (1.0 + np.exp(-x))

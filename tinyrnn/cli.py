@@ -6,6 +6,7 @@
                       [--json OUT]
     tinyrnn forecast [--series NAME ... | --csv FILE --column C --order P D Q] [--plot PNG]
     tinyrnn gradcheck
+    tinyrnn warmup
     tinyrnn bench [--quick] [--suite cpu|gpu|all]
     tinyrnn --version
 
@@ -113,6 +114,12 @@ def cmd_gradcheck(args):
     sys.exit(0 if run_gradchecks(examples=args.examples) else 1)
 
 
+def cmd_warmup(args):
+    from .jit import warmup
+    print("compiling every tinyrnn kernel (or loading it from Numba's cache):")
+    print(f"done in {warmup():.1f} s")
+
+
 def cmd_bench(args):
     from .bench import main as bench_main
     argv = ["--suite", args.suite] + (["--quick"] if args.quick else []) + \
@@ -212,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gradcheck", help="gradient checks of every kernel available here")
     p.add_argument("--examples", type=int, default=40, help="random configurations per kernel")
     p.set_defaults(func=cmd_gradcheck)
+
+    p = sub.add_parser("warmup", help="compile every kernel now (Numba caches them on disk), "
+                                      "so that no later first call waits for the compiler")
+    p.set_defaults(func=cmd_warmup)
 
     p = sub.add_parser("bench", help="the CPU-vs-GPU benchmark on synthetic data")
     p.add_argument("--quick", action="store_true", help="fewer, smaller shapes")
