@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from tinyrnn.backend import get_array_module
 
+from .numpy_common import step_states
+
 
 def blas_threads(B, H):
     return None
@@ -46,12 +48,7 @@ def forward(xw, w_hh, state0, lengths=None, *, b_hn=None):
         n = xp.tanh(xw[t, :, 2 * H:] + r * hn)
         h_new = (1 - z) * n + z * h
         saved[t] = xp.concatenate([r, z, n, hn], axis=1)
-        if lengths is None:
-            h = ys[0, t] = h_new
-        else:
-            active = (t < lengths)[:, None]
-            h = xp.where(active, h_new, h)
-            ys[0, t] = xp.where(active, h_new, 0)
+        h, ys[0, t] = step_states(xp, t, lengths, h_new, h)
     return ys, saved
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from tinyrnn.backend import get_array_module
 
+from .numpy_common import step_states
+
 
 def blas_threads(B, H):
     return None
@@ -44,13 +46,8 @@ def forward(xw, w_hh, state0, lengths=None):
         c_new = f * c + i * g
         h_new = o * xp.tanh(c_new)
         saved[t] = xp.concatenate([i, f, g, o], axis=1)
-        if lengths is None:
-            h, c = h_new, c_new
-            ys[0, t], ys[1, t] = h_new, c_new
-        else:
-            active = (t < lengths)[:, None]
-            h, c = xp.where(active, h_new, h), xp.where(active, c_new, c)
-            ys[0, t], ys[1, t] = xp.where(active, h_new, 0), xp.where(active, c_new, 0)
+        h, ys[0, t] = step_states(xp, t, lengths, h_new, h)
+        c, ys[1, t] = step_states(xp, t, lengths, c_new, c)
     return ys, saved
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from tinyrnn.backend import get_array_module
 
+from .numpy_common import step_states
+
 
 def blas_threads(B, H):
     """BLAS threads for the GEMMs around this kernel: None leaves BLAS as configured."""
@@ -39,12 +41,7 @@ def forward(xw, w_hh, state0, lengths=None, *, nonlinearity="tanh"):
     h = state0[0]
     for t in range(T):
         h_new = _activate(xp, xw[t] + h @ w_hh.T, nonlinearity)
-        if lengths is None:
-            h = ys[0, t] = h_new
-        else:
-            active = (t < lengths)[:, None]
-            h = xp.where(active, h_new, h)
-            ys[0, t] = xp.where(active, h_new, 0)
+        h, ys[0, t] = step_states(xp, t, lengths, h_new, h)
     return ys, None
 
 
