@@ -161,10 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--length", type=int, default=100, help="sequence length T")
     p.add_argument("--cells", nargs="+", choices=["rnn", "gru", "lstm"],
                    default=["rnn", "gru", "lstm"])
-    p.add_argument("--steps", type=int, default=1500, help="training steps per cell")
+    p.add_argument("--steps", type=int, default=2000, help="training steps per cell")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--eval-every", type=int, default=50, help="steps between test MSEs")
     p.add_argument("--test-size", type=int, default=1000, help="held-out sequences")
     p.add_argument("--stop-at", type=float, help="stop a cell once its test MSE is this low")

@@ -24,11 +24,17 @@ initialisation. With per-sequence loss l = (y_hat - y)^2 and h_t = f(x_t, h_{t-1
     dl/dh_t = (dh_{t+1}/dh_t)^T dl/dh_{t+1},   dl/dh_T = 2 (y_hat - y) w,
 
 so dl/dh_t is a product of T - t Jacobians. For the tanh RNN,
-dh_{t+1}/dh_t = diag(1 - h_{t+1}^2) W_hh: its norm is below 1 at the usual initialisation
-and ||dl/dh_t|| decays geometrically with the distance T - t (the vanishing gradient); the
-GRU's path h' = (1 - z) * n + z * h and the LSTM's c' = f * c + i * g carry a term z (resp.
-f) that is about 1/2 at initialisation and keeps the decay far slower. This is the
-"gradient norm against distance" panel of the figure.
+dh_{t+1}/dh_t = diag(1 - h_{t+1}^2) W_hh, and since tanh' <= 1,
+||dl/dh_t|| <= ||W_hh||_2^(T-t) ||dl/dh_T||: below 1 per step at the usual initialisation,
+so the gradient from the loss vanishes geometrically with the distance T - t, and the first
+marked value, >= T/2 steps back, is out of reach. The GRU's path h' = (1 - z) * n + z * h
+and the LSTM's c' = f * c + i * g contain the gates z and f themselves: with z (f) near 1
+the Jacobian is near the identity at any distance. At PyTorch's initialisation the gates
+sit near 1/2, so all three cells start out vanishing at about the same rate (measured,
+H = 64, T = 100: a factor of about 0.62 (tanh RNN), 0.63 (GRU), 0.65 (LSTM) per step); what
+differs is that the gated cells can *learn* to open that path, and the tanh RNN has no such
+knob but W_hh itself, which must then keep every step's activations out of tanh's
+saturation. The figure shows the norms at initialisation and, dotted, after training.
 """
 from __future__ import annotations
 
@@ -162,10 +168,10 @@ def gradient_norms(model: AddingModel, x: np.ndarray, y: np.ndarray) -> dict:
 class MemoryConfig:
     length: int = 100                 # T
     cells: tuple = ("rnn", "gru", "lstm")
-    steps: int = 1500                 # training steps per cell (the same for every cell)
+    steps: int = 2000                 # training steps per cell (the same for every cell)
     batch_size: int = 64
     hidden: int = 64
-    lr: float = 3e-3
+    lr: float = 1e-2
     clip: float = 1.0                 # gradient-norm clipping: tanh recurrences spike
     eval_every: int = 50
     test_size: int = 1000             # held-out sequences, the same for every cell
@@ -217,6 +223,8 @@ def train_cell(cell: str, cfg: MemoryConfig, test, log=print) -> dict:
             curve.append({"step": step, "seconds": round(elapsed, 3), "test_mse": mse})
             if hasattr(steps, "set_postfix"):
                 steps.set_postfix(test_mse=f"{mse:.4f}")
+            if step % (10 * cfg.eval_every) == 0:  # a line now and then for logs
+                log(f"{NAMES[cell]}: step {step}, {elapsed:.0f} s, test MSE {mse:.4f}")
             if reached is None and mse <= cfg.target_mse:
                 reached = curve[-1]
                 log(f"{NAMES[cell]}: test MSE {mse:.4f} <= {cfg.target_mse} at step {step} "
@@ -224,6 +232,7 @@ def train_cell(cell: str, cfg: MemoryConfig, test, log=print) -> dict:
             if over or (cfg.stop_at is not None and mse <= cfg.stop_at):
                 break
     seconds = time.perf_counter() - start
+    trained = gradient_norms(model, gx, gy)  # the same sequences, after training
     final = curve[-1]
     log(f"{NAMES[cell]}: {final['step']} steps in {seconds:.0f} s, final test MSE "
         f"{final['test_mse']:.4f}, best {min(p['test_mse'] for p in curve):.4f}")
@@ -232,7 +241,8 @@ def train_cell(cell: str, cfg: MemoryConfig, test, log=print) -> dict:
             "best_test_mse": min(p["test_mse"] for p in curve),
             "reached_target_step": reached and reached["step"],
             "reached_target_seconds": reached and reached["seconds"],
-            "curve": curve, "grad_norm_h": norms["h"], "grad_norm_c": norms.get("c")}
+            "curve": curve, "grad_norm_h": norms["h"], "grad_norm_c": norms.get("c"),
+            "grad_norm_h_trained": trained["h"], "grad_norm_c_trained": trained.get("c")}
 
 
 def run_memory(cfg: MemoryConfig, plot: str | None = None, log=print) -> dict:
@@ -308,11 +318,16 @@ def plot_memory(figures: dict, path: str):
             # From distance 1: at distance 0 the loss does not read c_T (the norm is 0).
             ax2.plot(d[1:], r["grad_norm_c"][1:], color=colors[r["cell"]], ls="--",
                      label=f"{r['name']}: cell state c_t")
+    for r in figures["cells"]:  # thin, for comparison: the same after training
+        d = np.arange(len(r["grad_norm_h_trained"]))
+        ax2.plot(d, r["grad_norm_h_trained"], color=colors[r["cell"]], ls=":", lw=1,
+                 label=f"{r['name']}: h_t after training")
     ax2.set_yscale("log")
     ax2.set_xlabel("distance from the loss, T - t (steps)")
-    ax2.set_ylabel("mean ||dl/dh_t|| at initialisation")
-    ax2.set_title("(b) gradient reaching each state before training", fontsize=10)
-    ax2.legend(fontsize=8)
+    ax2.set_ylabel("mean ||dl/dh_t||")
+    ax2.set_title("(b) gradient reaching each state: at initialisation (solid), "
+                  "after training (dotted)", fontsize=10)
+    ax2.legend(fontsize=7, ncol=2)
     for ax in (ax1, ax2):
         ax.grid(True, which="major", alpha=0.3)
     fig.tight_layout()
