@@ -260,7 +260,7 @@ def run_memory(cfg: MemoryConfig, plot: str | None = None, log=print) -> dict:
     baseline = float(np.mean((test[1] - 1.0) ** 2))
     log(f"adding problem, T = {cfg.length}: predicting 1 gives test MSE {baseline:.4f} "
         f"(expected 1/6 = {BASELINE_MSE:.4f})")
-    load_before = _load()
+    load_before, started = _load(), time.perf_counter()
     # One BLAS thread: the per-step GEMMs here are tiny (B = 64 rows of G*H outputs), and
     # OpenBLAS's spinning workers fight the time loop for the cores (tinyrnn/threads.py).
     # Measured on the shared 2-core machine (load ~5.5), B = H = 64, T = 100, ms per
@@ -269,14 +269,25 @@ def run_memory(cfg: MemoryConfig, plot: str | None = None, log=print) -> dict:
         results = [train_cell(cell, cfg, test, log) for cell in cfg.cells]
     figures = {"task": "adding problem (one marker in each half; y = v_i + v_j)",
                "baseline_test_mse": baseline, "cells": results,
-               "machine": {"cpu": platform.processor() or platform.machine(),
-                           "cores": os.cpu_count(), "load_before": load_before,
-                           "load_after": _load()},
+               "total_seconds": round(time.perf_counter() - started, 1),
+               "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(),
+                           "load_before": load_before, "load_after": _load()},
                "config": {k: (list(v) if isinstance(v, tuple) else v)
                           for k, v in asdict(cfg).items() if k != "progress"}}
     if plot:
         plot_memory(figures, plot)
     return figures
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:  # not Linux
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _load():
