@@ -93,7 +93,8 @@ def test_cli_sentiment_forecast_gradcheck_smoke(tmp_path, capsys):
 def test_python_dash_m_and_help():
     done = subprocess.run([sys.executable, "-m", "tinyrnn", "--help"], capture_output=True,
                           text=True, check=True)
-    for command in ("sentiment", "arima", "forecast", "gradcheck", "bench"):
+    for command in ("sentiment", "memory", "arima", "forecast", "gradcheck", "warmup",
+                    "bench"):
         assert command in done.stdout
     done = subprocess.run([sys.executable, "-m", "tinyrnn", "arima", "--help"],
                           capture_output=True, text=True, check=True)

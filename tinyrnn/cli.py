@@ -1,7 +1,8 @@
 """The ``tinyrnn`` command (also ``python -m tinyrnn``).
 
-    tinyrnn sentiment [--data DIR_OR_CSV] [--model rnn|cell] [--epochs N] [--layers L]
-                      [--hidden H] [--json OUT]
+    tinyrnn sentiment [--data DIR_OR_CSV] [--model rnn|cell] [--cell rnn|gru|lstm]
+                      [--epochs N] [--layers L] [--hidden H] [--json OUT]
+    tinyrnn memory [--length T] [--cells rnn gru lstm] [--steps N] [--json OUT] [--plot PNG]
     tinyrnn arima CSV [--column C] --order P D Q [--walk-forward] [--steps N] [--plot PNG]
                       [--json OUT]
     tinyrnn forecast [--series NAME ... | --csv FILE --column C --order P D Q] [--plot PNG]
@@ -48,12 +49,26 @@ def _read_column(path, column):
 
 def cmd_sentiment(args):
     from .workflows.sentiment import SentimentConfig, train_sentiment
-    cfg = SentimentConfig(data=args.data, model=args.model, epochs=args.epochs,
+    cfg = SentimentConfig(data=args.data, model=args.model, cell=args.cell, epochs=args.epochs,
                           layers=args.layers, hidden=args.hidden, lr=args.lr, seed=args.seed,
                           batch_size=args.batch_size, checkpoint=args.checkpoint,
                           text_column=args.text_column, label_column=args.label_column)
     figures = train_sentiment(cfg)
     print(f"test_accuracy: {figures['test_accuracy']:.4f}")
+    _write_json(args.json, figures)
+
+
+def cmd_memory(args):
+    from .workflows.memory import MemoryConfig, format_table, run_memory
+    cfg = MemoryConfig(length=args.length, cells=tuple(args.cells), steps=args.steps,
+                       batch_size=args.batch_size, hidden=args.hidden, lr=args.lr,
+                       eval_every=args.eval_every, test_size=args.test_size,
+                       stop_at=args.stop_at, budget_seconds=args.budget_seconds,
+                       seed=args.seed)
+    figures = run_memory(cfg, plot=args.plot)
+    print(format_table(figures))
+    if args.plot:
+        print(f"wrote {args.plot}")
     _write_json(args.json, figures)
 
 
@@ -174,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "corpus of 1500 training and 600 test reviews)")
     p.add_argument("--model", choices=["rnn", "cell"], default="rnn",
                    help="the multi-layer RNN, or the RNNCell encoder")
+    p.add_argument("--cell", choices=["rnn", "gru", "lstm"], default="rnn",
+                   help="recurrent cell of the default classifier: tanh RNN, GRU or LSTM")
     p.add_argument("--epochs", type=int, default=10, help="training epochs")
     p.add_argument("--layers", type=int, default=2, help="stacked RNN layers")
     p.add_argument("--hidden", type=int, default=128, help="hidden units per layer")
@@ -185,6 +202,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-column", default="sentiment", help="CSV label column")
     p.add_argument("--json", help="write the figures (test_accuracy, history) here")
     p.set_defaults(func=cmd_sentiment)
+
+    p = sub.add_parser("memory", help="the adding problem: tanh RNN, GRU and LSTM on the "
+                       "same budget, and the gradient norm against distance")
+    p.add_argument("--length", type=int, default=100, help="sequence length T")
+    p.add_argument("--cells", nargs="+", choices=["rnn", "gru", "lstm"],
+                   default=["rnn", "gru", "lstm"])
+    p.add_argument("--steps", type=int, default=2000, help="training steps per cell")
+    p.add_argument("--batch-size", type=int, default=64, help="sequences per step")
+    p.add_argument("--hidden", type=int, default=64, help="hidden units")
+    p.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
+    p.add_argument("--eval-every", type=int, default=50, help="steps between test MSEs")
+    p.add_argument("--test-size", type=int, default=1000, help="held-out sequences")
+    p.add_argument("--stop-at", type=float, help="stop a cell once its test MSE is this low")
+    p.add_argument("--budget-seconds", type=float, help="wall-clock bound per cell")
+    p.add_argument("--seed", type=int, default=0, help="seed for weights and data")
+    p.add_argument("--json", help="write the figures (curves, gradient norms) here")
+    p.add_argument("--plot", help="save the two-panel figure here (PNG)")
+    p.set_defaults(func=cmd_memory)
 
     p = sub.add_parser("arima", help="fit ARIMA to a CSV column, or run a walk-forward")
     p.add_argument("csv", help="CSV file with a header")

@@ -4,8 +4,8 @@ Two models, as in the chapter:
 
 * ``CellClassifier``: Embedding -> an ``RNNCell`` stepped over the review -> Linear(256)
   -> ReLU -> Linear(classes);
-* ``RNNClassifier`` (the default): Embedding -> multi-layer ``RNN`` -> the state at each
-  review's last real token -> Dropout -> Linear(classes).
+* ``RNNClassifier`` (the default): Embedding -> multi-layer ``RNN`` (or ``GRU``/``LSTM``
+  with ``cell``) -> the state at each review's last real token -> Dropout -> Linear(classes).
 
 Why the chapter's runs stalled at 50-54% and what is different here:
 
@@ -62,20 +62,28 @@ class CellClassifier(nn.Module):
         return self.head(h)
 
 
+RECURRENT_LAYERS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
 class RNNClassifier(nn.Module):
-    """Embedding -> multi-layer RNN -> state at the last real token -> Dropout -> Linear."""
+    """Embedding -> multi-layer RNN (``cell``: "rnn", "gru" or "lstm") -> state at the last
+    real token -> Dropout -> Linear."""
 
     def __init__(self, vocab_size, embed_dim=64, hidden_size=128, num_layers=2,
-                 num_classes=2, dropout=0.3, pad_index=1):
+                 num_classes=2, dropout=0.3, pad_index=1, cell="rnn"):
         super().__init__()
+        if cell not in RECURRENT_LAYERS:
+            raise ValueError(f"cell must be one of {sorted(RECURRENT_LAYERS)}, got {cell!r}")
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_index)
-        self.rnn = nn.RNN(embed_dim, hidden_size, num_layers=num_layers, batch_first=True,
-                          dropout=dropout if num_layers > 1 else 0.0)
+        self.rnn = RECURRENT_LAYERS[cell](embed_dim, hidden_size, num_layers=num_layers,
+                                          batch_first=True,
+                                          dropout=dropout if num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(hidden_size, num_classes)
 
     def forward(self, tokens, lengths):
-        _, h_n = self.rnn(self.embedding(tokens), lengths=lengths)
+        _, finals = self.rnn(self.embedding(tokens), lengths=lengths)
+        h_n = finals[0] if isinstance(finals, tuple) else finals  # LSTM: (h_n, c_n)
         return self.fc(self.dropout(h_n[-1]))  # h_n[-1]: last layer, last real token
 
 
@@ -83,6 +91,7 @@ class RNNClassifier(nn.Module):
 class SentimentConfig:
     data: str | None = None          # aclImdb folder, CSV file, or None: synthetic corpus
     model: str = "rnn"               # "rnn" or "cell"
+    cell: str = "rnn"                # the "rnn" model's layer: "rnn", "gru" or "lstm"
     epochs: int = 10
     layers: int = 2
     hidden: int = 128
@@ -134,7 +143,11 @@ def evaluate(model, batches):
 
 def build_model(cfg: SentimentConfig, vocab_size: int):
     if cfg.model == "rnn":
-        return RNNClassifier(vocab_size, cfg.embed, cfg.hidden, cfg.layers, 2, cfg.dropout)
+        return RNNClassifier(vocab_size, cfg.embed, cfg.hidden, cfg.layers, 2, cfg.dropout,
+                             cell=cfg.cell)
+    if cfg.cell != "rnn":
+        raise ValueError(f"cell={cfg.cell!r} applies to the 'rnn' model; the 'cell' model is "
+                         "the chapter's RNNCell loop")
     if cfg.model == "cell":
         return CellClassifier(vocab_size, cfg.embed, cfg.hidden, 2)
     raise ValueError(f"model must be 'rnn' or 'cell', got {cfg.model!r}")
