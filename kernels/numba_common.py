@@ -28,6 +28,11 @@ announce()
 # step has enough rows times outputs to keep BLAS busy, or the weights outgrow the caches.
 BLAS_MIN_ROWS_TIMES_OUTPUTS = 8192
 BLAS_MIN_OUTPUTS = 1024
+# Per-step GEMMs below this many multiply-adds run on one BLAS thread: a second thread saves
+# little on them, and its spinning between calls slows the compiled pass that follows each
+# one (tinyrnn/threads.py). Measured on 2 shared cores, B = H = 64, T = 100, ms per training
+# step with 1 / 2 BLAS threads: GRU 46 / 308, LSTM 58 / 517.
+BLAS_MULTITHREAD_MIN_MACS = 1 << 22
 
 
 @njit(cache=True, error_model="numpy")
@@ -61,10 +66,14 @@ def strategy(B: int, outputs: int) -> str:
     return "fused"
 
 
-def blas_threads(B: int, outputs: int):
-    """One BLAS thread around the fused loops (spinning BLAS workers would slow them,
-    see tinyrnn/threads.py); BLAS's own choice around the per-step GEMMs."""
-    return 1 if strategy(B, outputs) == "fused" else None
+def blas_threads(B: int, H: int, gates: int):
+    """BLAS threads around a kernel of B rows, H units and ``gates`` gate blocks: one around
+    the fused loops and around small per-step GEMMs (spinning BLAS workers would slow the
+    compiled loops, see tinyrnn/threads.py); BLAS's own choice around large ones."""
+    outputs = gates * H
+    if strategy(B, outputs) == "fused" or B * outputs * H < BLAS_MULTITHREAD_MIN_MACS:
+        return 1
+    return None
 
 
 def row_blocks(B: int) -> int:

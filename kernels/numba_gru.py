@@ -17,7 +17,7 @@ from .numba_math import sigmoid, tanh
 
 
 def blas_threads(B, H):
-    return common.blas_threads(B, 3 * H)
+    return common.blas_threads(B, H, 3)
 
 
 @njit(cache=True, error_model="numpy")

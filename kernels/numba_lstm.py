@@ -18,7 +18,7 @@ from .numba_math import sigmoid, tanh
 
 
 def blas_threads(B, H):
-    return common.blas_threads(B, 4 * H)
+    return common.blas_threads(B, H, 4)
 
 
 @njit(cache=True, error_model="numpy")

@@ -16,7 +16,7 @@ from .numba_math import tanh
 
 
 def blas_threads(B, H):
-    return common.blas_threads(B, H)
+    return common.blas_threads(B, H, 1)
 
 
 # --------------------------------------------------------------------------- fused rows

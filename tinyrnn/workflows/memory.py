@@ -50,7 +50,6 @@ import tinyrnn as tr
 import tinyrnn.nn.functional as F
 from tinyrnn import nn
 
-from ..threads import blas_threads
 from .progress import progress
 
 LAYERS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -261,12 +260,7 @@ def run_memory(cfg: MemoryConfig, plot: str | None = None, log=print) -> dict:
     log(f"adding problem, T = {cfg.length}: predicting 1 gives test MSE {baseline:.4f} "
         f"(expected 1/6 = {BASELINE_MSE:.4f})")
     load_before, started = _load(), time.perf_counter()
-    # One BLAS thread: the per-step GEMMs here are tiny (B = 64 rows of G*H outputs), and
-    # OpenBLAS's spinning workers fight the time loop for the cores (tinyrnn/threads.py).
-    # Measured on the shared 2-core machine (load ~5.5), B = H = 64, T = 100, ms per
-    # training step with 1 / 2 BLAS threads: GRU 46 / 308, LSTM 58 / 517, tanh RNN 35 / 25.
-    with blas_threads(1):
-        results = [train_cell(cell, cfg, test, log) for cell in cfg.cells]
+    results = [train_cell(cell, cfg, test, log) for cell in cfg.cells]
     figures = {"task": "adding problem (one marker in each half; y = v_i + v_j)",
                "baseline_test_mse": baseline, "cells": results,
                "total_seconds": round(time.perf_counter() - started, 1),
