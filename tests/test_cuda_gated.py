@@ -1,0 +1,243 @@
+"""The GRU and LSTM CUDA kernels (gated_time_loop.cu, cuda_gated.py), verified as the Elman
+ones are (test_cuda_kernel.py): nvcc builds them (the compile test there globs kernels/*.cu);
+here the host emulation (each CUDA thread a std::thread, the real grid barrier) against each
+cell's NumPy kernel, in float64 (1e-10) and float32 (1e-5): several blocks, blocks owning
+several slices, several rounds per block, single-block plans, truncation, lengths, the GRU with
+and without b_hn; the step kernels of the cuBLAS fallback; bitwise repeatability; and, where a
+GPU and CuPy are present, the kernels on the device.
+"""
+import ctypes
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from tinyrnn.kernels.cells import CELLS, kernel
+from tinyrnn.kernels.cuda_plan import layout
+
+from .helpers import random_lengths
+from .test_cuda_kernel import KERNELS, _has_gpu, _ints, _ptr, _rel
+
+GATED = ("gru", "lstm")
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory):
+    gxx = shutil.which("g++")
+    if gxx is None:
+        pytest.skip("g++ is not installed: no host emulation")
+    lib = tmp_path_factory.mktemp("emu") / "gated_emu.so"
+    done = subprocess.run([gxx, "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread", "-o",
+                           str(lib), str(KERNELS / "emulation" / "emulate_gated.cpp")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return ctypes.CDLL(str(lib))
+
+
+def _lengths(lengths, T, B):
+    return np.full(B, T, np.int64) if lengths is None else np.asarray(lengths, np.int64)
+
+
+class EmulatedGated:
+    """A gated cell's kernel contract run by the emulated CUDA kernels.
+
+    Launch as in test_cuda_kernel.Emulated: ``single`` is one block holding every unit;
+    otherwise ``multiprocessors`` slices, ``grid`` blocks (fewer: several slices per block),
+    ``block`` threads (few: several rounds per step).
+    """
+
+    def __init__(self, lib, cell, multiprocessors=3, block=None, grid=None, single=False):
+        self.lib, self.cell = lib, CELLS[cell]
+        self.sms, self.block, self.grid, self.single = multiprocessors, block, grid, single
+
+    def _plan(self, B, H, dtype, gates, length):
+        rows = H if self.single else -(-H // self.sms)
+        grid = 1 if self.single else self.grid or -(-H // rows)
+        block = self.block or 64
+        stride, smem = layout(B, H, rows, block, np.dtype(dtype).itemsize, grid, gates, length)
+        return [ctypes.c_uint(grid), ctypes.c_uint(block), ctypes.c_size_t(smem)], rows, stride
+
+    def _fn(self, kind, dtype):
+        suffix = "f32" if dtype == np.float32 else "f64"
+        return getattr(self.lib, f"emu_{self.cell.name}_{kind}_{suffix}")
+
+    def forward(self, xw, w, state0, lengths=None, b_hn=None):
+        T, B, GH = xw.shape
+        H, G, S = GH // self.cell.gates, self.cell.gates, self.cell.states
+        launch, rows, stride = self._plan(B, H, xw.dtype, G, H)
+        ys, saved = np.empty((S, T, B, H), xw.dtype), np.empty((T, B, 4 * H), xw.dtype)
+        # Every array passed is held by a name: a pointer to a temporary would dangle.
+        bar, lengths = np.zeros(3, np.uint32), _lengths(lengths, T, B)
+        b_hn = np.zeros(H, xw.dtype) if b_hn is None else b_hn
+        state, c = np.empty((2, B, H), xw.dtype), np.empty((B, H), xw.dtype)
+        overflow = self._fn("forward_persistent", xw.dtype)(
+            *launch, _ptr(xw), _ptr(w), _ptr(state0), _ptr(lengths), _ptr(b_hn),
+            *_ints(T, B, H, rows, stride), _ptr(ys), _ptr(saved), _ptr(state), _ptr(c), _ptr(bar))
+        assert overflow == 0 and bar[2] == 0, "the kernel's shared-memory layout overflowed"
+        return ys, saved
+
+    def backward(self, g_ys, ys, saved, state0, w, truncate=None, lengths=None):
+        S, T, B, H = ys.shape
+        G = self.cell.gates
+        launch, rows, stride = self._plan(B, H, ys.dtype, 1, G * H)
+        d_xw = np.empty((T, B, G * H), ys.dtype)
+        d_hw = d_xw if self.cell.name == "lstm" else np.empty_like(d_xw)
+        d_state0, bar = np.empty_like(state0), np.zeros(3, np.uint32)
+        lengths, aux = _lengths(lengths, T, B), np.empty((B, H), ys.dtype)
+        overflow = self._fn("backward_persistent", ys.dtype)(
+            *launch, _ptr(g_ys), _ptr(ys), _ptr(saved), _ptr(state0), _ptr(w), _ptr(lengths),
+            *_ints(T, B, H, truncate or 0, rows, stride), _ptr(d_xw), _ptr(d_hw), _ptr(d_state0),
+            _ptr(aux), _ptr(bar))
+        assert overflow == 0 and bar[2] == 0, "the kernel's shared-memory layout overflowed"
+        return d_xw, d_hw, d_state0
+
+    # The fallback: the host does each step's GEMM (cuBLAS on the device), the step kernels
+    # the rest, in the order cuda_gated.py runs them.
+    def forward_steps(self, xw, w, state0, lengths=None, b_hn=None):
+        T, B, GH = xw.shape
+        H, S = GH // self.cell.gates, self.cell.states
+        lengths = _lengths(lengths, T, B)
+        b_hn = np.zeros(H, xw.dtype) if b_hn is None else b_hn
+        ys, saved = np.empty((S, T, B, H), xw.dtype), np.empty((T, B, 4 * H), xw.dtype)
+        h, c = state0[0].copy(), state0[-1].copy()
+        for t in range(T):
+            gates = np.ascontiguousarray(h @ w.T)
+            assert self._fn("step_forward", xw.dtype)(
+                ctypes.c_uint(2), ctypes.c_uint(8), ctypes.c_size_t(0), _ptr(gates), _ptr(xw),
+                _ptr(lengths), _ptr(b_hn), *_ints(t, T, B, H), _ptr(h), _ptr(c), _ptr(ys),
+                _ptr(saved)) == 0
+        return ys, saved
+
+    def backward_steps(self, g_ys, ys, saved, state0, w, truncate=None, lengths=None):
+        S, T, B, H = ys.shape
+        G = self.cell.gates
+        lengths = _lengths(lengths, T, B)
+        d_xw = np.empty((T, B, G * H), ys.dtype)
+        d_hw = d_xw if self.cell.name == "lstm" else np.empty_like(d_xw)
+        p, aux = np.zeros((B, H), ys.dtype), np.zeros((B, H), ys.dtype)
+        for t in range(T - 1, -1, -1):
+            cut = t == T - 1 or bool(truncate) and (t + 1) % truncate == 0
+            assert self._fn("step_backward", ys.dtype)(
+                ctypes.c_uint(2), ctypes.c_uint(8), ctypes.c_size_t(0), _ptr(p),
+                ctypes.c_int(int(cut)), _ptr(g_ys), _ptr(ys), _ptr(saved), _ptr(state0),
+                _ptr(lengths), *_ints(t, T, B, H), _ptr(d_xw), _ptr(d_hw), _ptr(aux)) == 0
+            p = np.ascontiguousarray(d_hw[t] @ w)
+        if self.cell.name == "lstm":
+            return d_xw, d_hw, np.stack([p, aux])
+        return d_xw, d_hw, (aux + p)[None]
+
+
+def gated_case(rng, cell, T, B, H, dtype, bias=True):
+    c = CELLS[cell]
+    xw = rng.standard_normal((T, B, c.gates * H)).astype(dtype)
+    w = (rng.standard_normal((c.gates * H, H)) / np.sqrt(H)).astype(dtype)
+    state0 = rng.standard_normal((c.states, B, H)).astype(dtype)
+    g_ys = rng.standard_normal((c.states, T, B, H)).astype(dtype)
+    b_hn = rng.standard_normal(H).astype(dtype) if cell == "gru" and bias else None
+    return xw, w, state0, g_ys, b_hn
+
+
+def _options(b_hn):
+    return {} if b_hn is None else {"b_hn": b_hn}
+
+
+def check_against_reference(k, cell, T, B, H, dtype, truncate, lengths_on, seed, bias=True,
+                            steps=False):
+    """k's forward and backward (persistent, or the step kernels) against the NumPy kernel."""
+    rng = np.random.default_rng(seed)
+    xw, w, state0, g_ys, b_hn = gated_case(rng, cell, T, B, H, dtype, bias)
+    lengths = random_lengths(rng, T, B) if lengths_on else None
+    ref = kernel(cell, "numpy")
+    opts = _options(b_hn)
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    ys_ref, saved_ref = ref.forward(xw, w, state0, lengths, **opts)
+    forward = k.forward_steps if steps else k.forward
+    ys, saved = forward(xw, w, state0, lengths, **({} if cell == "lstm" else {"b_hn": b_hn}))
+    assert _rel(ys, ys_ref) <= tol and _rel(saved, saved_ref) <= tol
+    backward = k.backward_steps if steps else k.backward
+    ours = backward(g_ys, ys_ref, saved_ref, state0, w, truncate, lengths)
+    theirs = ref.backward(g_ys, ys_ref, saved_ref, state0, w, truncate, lengths, **opts)
+    for a, b in zip(ours, theirs):
+        assert a.shape == b.shape and _rel(a, b) <= tol
+
+
+gated_cases = st.fixed_dictionaries({
+    "cell": st.sampled_from(GATED),
+    "T": st.integers(1, 5), "B": st.integers(1, 3), "H": st.integers(1, 7),
+    "dtype": st.sampled_from([np.float64, np.float32]),
+    "truncate": st.one_of(st.none(), st.integers(1, 3)), "lengths": st.booleans(),
+    "bias": st.booleans(), "sms": st.integers(1, 4), "grid": st.sampled_from([None, 1, 2]),
+    "single": st.booleans(), "block": st.sampled_from([None, 8, 32]),
+    "seed": st.integers(0, 2**31 - 1),
+})
+
+
+@settings(max_examples=25, deadline=None)
+@given(c=gated_cases)
+def test_emulated_gated_persistent_kernels_equal_the_reference(emu, c):
+    # sms sets the slices (several blocks); grid < slices makes blocks own several slices;
+    # 8 threads are fewer than most cases' dot products (several rounds per step).
+    k = EmulatedGated(emu, c["cell"], multiprocessors=c["sms"], grid=c["grid"],
+                      block=c["block"], single=c["single"])
+    check_against_reference(k, c["cell"], c["T"], c["B"], c["H"], c["dtype"], c["truncate"],
+                            c["lengths"], c["seed"], c["bias"])
+
+
+@settings(max_examples=15, deadline=None)
+@given(c=gated_cases)
+def test_emulated_gated_step_kernels_equal_the_reference(emu, c):
+    check_against_reference(EmulatedGated(emu, c["cell"]), c["cell"], c["T"], c["B"], c["H"],
+                            c["dtype"], c["truncate"], c["lengths"], c["seed"], c["bias"],
+                            steps=True)
+
+
+@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("T,B,H,block,single,sms,grid,dtype", [
+    (3, 2, 20, 1024, True, 1, None, np.float32),  # one block of 1024 threads, as on the device
+    (2, 3, 10, 256, False, 2, None, np.float64),  # two blocks, the grid barrier
+    (4, 3, 24, 32, True, 1, None, np.float64),    # 72 dot products on 32 threads: 3 rounds
+    (5, 4, 15, 16, False, 5, 2, np.float32),      # 5 slices on 2 blocks, several rounds each
+])
+def test_emulated_gated_launch_shapes(emu, cell, T, B, H, block, single, sms, grid, dtype):
+    k = EmulatedGated(emu, cell, multiprocessors=sms, block=block, grid=grid, single=single)
+    check_against_reference(k, cell, T, B, H, dtype, 2, True, T * B * H)
+
+
+@pytest.mark.parametrize("cell", GATED)
+def test_emulated_gated_grid_barrier_over_many_steps(emu, cell):
+    """6 blocks meeting at 120 steps: a barrier that let a block run ahead would mix steps."""
+    k = EmulatedGated(emu, cell, multiprocessors=6, block=8)
+    check_against_reference(k, cell, 120, 2, 12, np.float64, None, False, 5)
+
+
+@pytest.mark.parametrize("cell", GATED)
+def test_emulated_gated_kernels_are_bitwise_repeatable(emu, cell):
+    rng = np.random.default_rng(0)
+    xw, w, state0, g_ys, b_hn = gated_case(rng, cell, 5, 3, 16, np.float32)
+    k = EmulatedGated(emu, cell, multiprocessors=4, block=32)
+    opts = _options(b_hn)
+    a, b = (k.forward(xw, w, state0, None, **opts) for _ in range(2))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    da, db = (k.backward(g_ys, *a, state0, w, 2, None) for _ in range(2))
+    assert all(np.array_equal(x, y) for x, y in zip(da, db))
+
+
+@pytest.mark.parametrize("cell", GATED)
+def test_emulated_gated_kernel_refuses_a_launch_its_shared_memory_cannot_hold(emu, cell):
+    """Sized for 4 blocks, launched on 2 (as a shrunk cooperative grid): flagged, no write."""
+    G, T, B, H = CELLS[cell].gates, 3, 2, 12
+    rng = np.random.default_rng(6)
+    xw, w, state0, _, b_hn = gated_case(rng, cell, T, B, H, np.float32)
+    _, smem = layout(B, H, 3, 16, 4, 4, G, H)
+    stride = layout(B, H, 3, 16, 4, 2, G, H)[0]
+    ys, bar = np.zeros((CELLS[cell].states, T, B, H), np.float32), np.zeros(3, np.uint32)
+    lengths, b_hn, saved = np.full(B, T, np.int64), np.zeros(H, np.float32), \
+        np.zeros((T, B, 4 * H), np.float32)
+    state, c = np.empty((2, B, H), np.float32), np.empty((B, H), np.float32)
+    overflow = getattr(emu, f"emu_{cell}_forward_persistent_f32")(
+        ctypes.c_uint(2), ctypes.c_uint(16), ctypes.c_size_t(smem), _ptr(xw), _ptr(w),
+        _ptr(state0), _ptr(lengths), _ptr(b_hn), *_ints(T, B, H, 3, stride), _ptr(ys),
+        _ptr(saved), _ptr(state), _ptr(c), _ptr(bar))
+    assert overflow == 0 and bar[2] == 1 and not ys.any()
