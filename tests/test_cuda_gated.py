@@ -9,15 +9,17 @@ GPU and CuPy are present, the kernels on the device.
 import ctypes
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import tinyrnn as tr
 from tinyrnn.kernels.cells import CELLS, kernel
 from tinyrnn.kernels.cuda_plan import layout
 
-from .helpers import random_lengths
+from .helpers import make_layer, run, random_lengths
 from .test_cuda_kernel import KERNELS, _has_gpu, _ints, _ptr, _rel
 
 GATED = ("gru", "lstm")
@@ -241,3 +243,184 @@ def test_emulated_gated_kernel_refuses_a_launch_its_shared_memory_cannot_hold(em
         _ptr(state0), _ptr(lengths), _ptr(b_hn), *_ints(T, B, H, 3, stride), _ptr(ys),
         _ptr(saved), _ptr(state), _ptr(c), _ptr(bar))
     assert overflow == 0 and bar[2] == 1 and not ys.any()
+
+
+# --------------------------------------------------------------------------- loader, off GPU
+#
+# cuda_gated.py (plans per pass, argument marshalling, the fallback loop, the choice of path)
+# on test_cuda_kernel's stand-in CuPy: NumPy arrays, kernels under the emulation, every launch
+# checked against the kernel's C signature. Its small device (4 SMs, 20 KB of shared memory)
+# gives one-block plans, several-block plans, and shapes with no plan at all.
+
+GATED_SIGNATURES = {"forward_persistent": "FFFLFiiiiiFFFFU",
+                    "backward_persistent": "FFFFFLiiiiiiFFFFU",
+                    "step_forward": "FFLFiiiiFFFF", "step_backward": "FiFFFFLiiiiFFF"}
+
+
+@pytest.fixture
+def fake_gpu(emu, monkeypatch):
+    from tinyrnn.kernels import cuda_gated as cg, cuda_kernel as ck
+    from . import test_cuda_kernel as tk
+    cp = tk._fake_cupy(emu)
+    monkeypatch.setitem(sys.modules, "cupy", cp)
+    for cell in GATED:
+        for kind, sig in GATED_SIGNATURES.items():
+            monkeypatch.setitem(tk.SIGNATURES, f"{cell}_{kind}", sig)
+    caches = [ck._module, ck._kernel, ck._device_limits, ck._plan, ck._full_lengths,
+              cg._fastest, cg.time_paths]
+    for _ in range(2):
+        for f in caches:
+            f.cache_clear()
+        ck._CHECKED.clear()
+        if _ == 0:
+            yield cp
+
+
+@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("path", [None, "persistent", "cublas"])
+def test_loader_on_a_fake_device_equals_the_reference(fake_gpu, cell, dtype, path):
+    from tinyrnn.kernels import cuda_gated as cg
+    rng = np.random.default_rng(11)
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    ref, cuda = kernel(cell, "numpy"), kernel(cell, "cuda")
+    # H=4: one block; H=28: several blocks (20 KB cannot hold the 3 or 4 rows of W_hh of 28
+    # units and 1024 threads' partial sums).
+    for T, B, H, truncate in [(5, 2, 4, None), (4, 3, 28, 2)]:
+        xw, w, state0, g_ys, b_hn = gated_case(rng, cell, T, B, H, dtype)
+        lengths = random_lengths(rng, T, B)
+        opts = _options(b_hn)
+        ys_ref, saved_ref = ref.forward(xw, w, state0, lengths, **opts)
+        theirs = ref.backward(g_ys, ys_ref, saved_ref, state0, w, truncate, lengths, **opts)
+        if path is None:  # the layers' route: the registry's module, the path chosen
+            ys, saved = cuda.forward(xw, w, state0, lengths, **opts)
+            ours = cuda.backward(g_ys, ys_ref, saved_ref, state0, w, truncate, lengths, **opts)
+        else:
+            ys, saved = cg.run_forward(cell, xw, w, state0, lengths, b_hn, path=path)
+            ours = cg.run_backward(cell, g_ys, ys_ref, saved_ref, state0, w, truncate, lengths,
+                                   path=path)
+        assert _rel(ys, ys_ref) <= tol and _rel(saved, saved_ref) <= tol
+        for a, b in zip(ours, theirs):
+            assert a.shape == b.shape and _rel(a, b) <= tol
+        assert (ours[1] is ours[0]) == (cell == "lstm")
+    grids = {grid for _, grid, _, _ in fake_gpu.fake_device.cooperative}
+    if path == "persistent":
+        assert 1 in grids and max(grids) > 1  # one-block and several-block plans both ran
+    if path == "cublas":
+        assert not grids
+
+
+def test_gated_plans_differ_per_pass_and_fall_back_when_nothing_fits(fake_gpu):
+    from tinyrnn.kernels import cuda_gated as cg
+    fwd, bwd = cg.plan("lstm", "forward", 2, 12, np.float64), \
+        cg.plan("lstm", "backward", 2, 12, np.float64)
+    assert fwd is not None and bwd is not None
+    assert fwd.stride >= 12 and bwd.stride >= 48  # G rows of H; one row of G*H
+    assert cg.plan("lstm", "forward", 2, 200, np.float64) is None  # 20 KB: no plan
+    with pytest.raises(ValueError, match="no persistent"):
+        cg.run_forward("lstm", np.zeros((1, 2, 800)), np.zeros((800, 200)),
+                       np.zeros((2, 2, 200)), path="persistent")
+    rng = np.random.default_rng(3)
+    xw, w, state0, _, _ = gated_case(rng, "lstm", 2, 2, 200, np.float64)
+    ys, _ = kernel("lstm", "cuda").forward(xw, w, state0)  # chosen: cuBLAS steps
+    assert _rel(ys, kernel("lstm", "numpy").forward(xw, w, state0)[0]) <= 1e-10
+
+
+# --------------------------------------------------------------------------- on a GPU
+
+needs_gpu = pytest.mark.skipif(not _has_gpu(), reason="no CUDA device (or no CuPy)")
+
+
+@needs_gpu
+@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("path", ["persistent", "cublas"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gpu_gated_kernels_equal_the_reference(cell, path, dtype):
+    import cupy as cp
+    from tinyrnn.kernels import cuda_gated as cg
+    rng = np.random.default_rng(1)
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    ref = kernel(cell, "numpy")
+    # One block (H=5, 33), many blocks (512), several rounds per block (B=300), float32's
+    # (4, 1024) near the shared-memory limit; truncation and lengths throughout.
+    for T, B, H, truncate, use_lengths in [(7, 3, 5, None, True), (20, 4, 64, 6, True),
+                                           (3, 2, 33, 1, True), (9, 4, 512, 4, False),
+                                           (4, 300, 512, 2, True), (5, 4, 1024, None, True)]:
+        if path == "persistent" and cg.plan(cell, "forward", B, H, dtype) is None:
+            continue  # does not fit on this device: the cuBLAS path covers it
+        xw, w, state0, g_ys, b_hn = gated_case(rng, cell, T, B, H, dtype)
+        lengths = random_lengths(rng, T, B) if use_lengths else None
+        opts = _options(b_hn)
+        ys_ref, saved_ref = ref.forward(xw, w, state0, lengths, **opts)
+        theirs = ref.backward(g_ys, ys_ref, saved_ref, state0, w, truncate, lengths, **opts)
+        d = [cp.asarray(a) for a in (xw, w, state0, g_ys, ys_ref, saved_ref)]
+        dl = None if lengths is None else cp.asarray(lengths)
+        ys, saved = cg.run_forward(cell, d[0], d[1], d[2], dl,
+                                   None if b_hn is None else cp.asarray(b_hn), path=path)
+        assert _rel(ys.get(), ys_ref) <= tol and _rel(saved.get(), saved_ref) <= tol
+        backward_path = path if cg.plan(cell, "backward", B, H, dtype) else "cublas"
+        ours = cg.run_backward(cell, d[3], d[4], d[5], d[2], d[1], truncate, dl,
+                               path=backward_path)
+        for a, b in zip(ours, theirs):
+            assert _rel(a.get(), b) <= tol
+
+
+@needs_gpu
+@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("path", ["persistent", "cublas"])
+def test_gpu_gated_results_are_bitwise_repeatable(cell, path):
+    import cupy as cp
+    from tinyrnn.kernels import cuda_gated as cg
+    rng = np.random.default_rng(2)
+    xw, w, state0, g_ys, b_hn = (None if a is None else cp.asarray(a)
+                                 for a in gated_case(rng, cell, 50, 4, 256, np.float32))
+    a, b = (cg.run_forward(cell, xw, w, state0, None, b_hn, path=path) for _ in range(2))
+    assert all(bool((x == y).all()) for x, y in zip(a, b))
+    da, db = (cg.run_backward(cell, g_ys, *a, state0, w, 8, None, path=path) for _ in range(2))
+    assert all(bool((x == y).all()) for x, y in zip(da, db))
+
+
+@needs_gpu
+@pytest.mark.parametrize("cell", GATED)
+def test_gpu_gated_layers_match_torch_cudnn(cell):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA here")
+    rng = np.random.default_rng(4)
+    layer = make_layer(rng, cell, 6, 32, 2, True)
+    twin = getattr(torch.nn, cell.upper())(6, 32, num_layers=2, bidirectional=True).double()
+    twin.load_state_dict({k: torch.from_numpy(v) for k, v in layer.state_dict().items()})
+    x = rng.standard_normal((9, 3, 6))
+    with tr.use_kernel("cuda"):
+        out, finals = run(layer.to("cuda"), tr.tensor(x).to("cuda"))
+    t_out, t_finals = twin.cuda()(torch.from_numpy(x).cuda())
+    t_finals = list(t_finals) if isinstance(t_finals, tuple) else [t_finals]
+    assert _rel(out.numpy(), t_out.detach().cpu().numpy()) <= 1e-8
+    for a, b in zip(finals, t_finals):
+        assert _rel(a.numpy(), b.detach().cpu().numpy()) <= 1e-8
+
+
+@needs_gpu
+@pytest.mark.parametrize("cell", GATED)
+def test_gpu_gated_gradcheck_and_a_training_step(cell):
+    rng = np.random.default_rng(3)
+    layer = make_layer(rng, cell, 2, 3, 2, True).to("cuda")
+    x = tr.tensor(rng.standard_normal((4, 2, 2)), requires_grad=True).to("cuda")
+    with tr.use_kernel("cuda"):
+        assert tr.gradcheck(lambda x, *p: run(layer, x, lengths=[4, 2])[0],
+                            [x, *layer.parameters()])
+        assert tr.gradcheck(lambda x, *p: layer(x, truncate=2)[0], [x, *layer.parameters()])
+    tr.manual_seed(0)
+    net = getattr(tr.nn, cell.upper())(3, 8, num_layers=2).to("cuda")
+    head = tr.nn.Linear(8, 1).to("cuda")
+    opt = tr.optim.Adam(net.parameters() + head.parameters(), lr=1e-2)
+    xs = tr.tensor(rng.standard_normal((10, 5, 3)).astype(np.float32)).to("cuda")
+    target = tr.tensor(np.ones((5, 1), np.float32)).to("cuda")
+    before = net.state_dict()
+    out, _ = net(xs)  # "auto" picks the CUDA kernel for CuPy arrays
+    loss = tr.nn.functional.mse_loss(head(out[-1]), target)
+    loss.backward()
+    opt.step()
+    after = net.state_dict()
+    assert np.isfinite(loss.item())
+    assert all(not np.array_equal(before[k], after[k]) for k in before)
