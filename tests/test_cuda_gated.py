@@ -38,6 +38,21 @@ def emu(tmp_path_factory):
     return ctypes.CDLL(str(lib))
 
 
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
+def test_the_gated_source_the_loader_compiles_builds(tmp_path):
+    """What NVRTC gets: gated_time_loop.cu with cuda_common.cuh inlined (the compile test of
+    test_cuda_kernel.py builds the file itself for sm_80 and sm_90)."""
+    from tinyrnn.kernels.cuda_gated import SOURCE
+    from tinyrnn.kernels.cuda_kernel import kernel_source
+    src = tmp_path / "gated.cu"
+    src.write_text(kernel_source(SOURCE))
+    assert '#include "' not in src.read_text() and "tr_owned_matvec_rows" in src.read_text()
+    done = subprocess.run(["nvcc", "-arch=sm_90", "-std=c++17", "-cubin", "-Werror",
+                           "all-warnings", "-o", str(tmp_path / "gated.cubin"), str(src)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def _lengths(lengths, T, B):
     return np.full(B, T, np.int64) if lengths is None else np.asarray(lengths, np.int64)
 
