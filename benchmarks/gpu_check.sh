@@ -14,7 +14,7 @@
 #   bench-quick  benchmarks/run.py --suite gpu --quick
 #   bench-full   benchmarks/run.py --suite gpu --repeat 3 (the log keeps each row as timed)
 #
-# The timeouts add up to 480 s, 515 s with each stage's 5 s to die after its timeout (CuPy's
+# The timeouts add up to 500 s, 535 s with each stage's 5 s to die after its timeout (CuPy's
 # first compiles included; `timeout` signals the stage's whole process group). The exit code
 # is non-zero if any stage failed, and the last line sums up every stage.
 #
@@ -91,7 +91,7 @@ case $? in
 esac
 stage tests 150 "$py" -m pytest -q -p no:cacheprovider -k "gpu or torch_parity" \
     tests/test_cuda_kernel.py tests/test_cuda_gated.py tests/test_torch_parity.py
-stage gradcheck 25 "$py" -m tinyrnn gradcheck --examples 10
+stage gradcheck 45 "$py" -m tinyrnn gradcheck --examples 10
 stage bench-quick 60 "$py" benchmarks/run.py --suite gpu --quick --out "$out"
 stage bench-full 140 "$py" benchmarks/run.py --suite gpu --repeat 3 --out "$out"
 finish
