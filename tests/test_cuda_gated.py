@@ -344,6 +344,22 @@ def test_loader_on_a_fake_device_equals_the_reference(fake_gpu, cell, dtype, pat
         assert not grids
 
 
+@pytest.mark.parametrize("choice", ["time", "model"])
+def test_gated_path_choice_is_made_once_per_shape(fake_gpu, monkeypatch, choice):
+    from tinyrnn.kernels import cuda_gated as cg, cuda_kernel as ck
+    monkeypatch.setattr(ck, "CHOICE", choice)
+    timed = []
+    real = cg.time_paths.__wrapped__
+    monkeypatch.setattr(cg, "time_paths", lambda *a: timed.append(a) or real(*a))
+    rng = np.random.default_rng(9)
+    xw, w, state0, _, _ = gated_case(rng, "lstm", 3, 2, 4, np.float32)
+    for _ in range(3):
+        kernel("lstm", "cuda").forward(xw, w, state0)
+    assert len(timed) == (1 if choice == "time" else 0)
+    if choice == "model":  # a tiny step: one block beats cuBLAS plus two launches per step
+        assert fake_gpu.fake_device.cooperative
+
+
 def test_gated_plans_differ_per_pass_and_fall_back_when_nothing_fits(fake_gpu):
     from tinyrnn.kernels import cuda_gated as cg
     fwd, bwd = cg.plan("lstm", "forward", 2, 12, np.float64), \
