@@ -18,7 +18,8 @@ from hypothesis import given, settings, strategies as st
 
 import tinyrnn as tr
 from tinyrnn.kernels.cells import CELLS, kernel
-from tinyrnn.kernels.cuda_plan import layout
+from tinyrnn.kernels import cuda_plan
+from tinyrnn.kernels.cuda_plan import layout, plan_persistent
 
 from .helpers import make_layer, run, random_lengths
 from .test_cuda_kernel import KERNELS, _has_gpu, _ints, _ptr, _rel
@@ -277,6 +278,25 @@ def test_emulated_gated_kernel_refuses_a_launch_its_shared_memory_cannot_hold(em
         _ptr(state0), _ptr(lengths), _ptr(b_hn), *_ints(T, B, H, 3, stride), _ptr(ys),
         _ptr(saved), _ptr(state), _ptr(c), _ptr(bar))
     assert overflow == 0 and bar[2] == 1 and not ys.any()
+
+
+# --------------------------------------------------------------------------- launch plans
+
+@pytest.mark.parametrize("cell", GATED)
+@pytest.mark.parametrize("B,H", [(1, 32), (4, 512), (16, 1024)])
+def test_gated_plans_at_the_target_shapes_on_an_h200(cell, B, H):
+    """The shapes of the targets against cuDNN (float32) get persistent plans for both passes
+    on an H200-class device (132 SMs, 227 KB of shared memory per block), and the cost model
+    prefers them to cuBLAS per step; the shared memory is exactly the kernel's layout."""
+    G = CELLS[cell].gates
+    for gates, length in [(G, H), (1, G * H)]:  # forward: G rows of W_hh; backward: W_hh^T
+        p = plan_persistent(B, H, 4, 132, 227 * 1024, gates=gates, length=length)
+        assert p is not None and p.grid <= 132 and p.rows * p.grid >= H
+        assert p.stride >= length
+        owned = -(-(-(-H // p.rows)) // p.grid)
+        assert p.shared_bytes == gates * (owned * p.rows * p.stride + p.block) * 4
+        assert cuda_plan.persistent_wins(B, H, 4, p, 132, gates, length)
+    assert plan_persistent(16, 1760, 4, 132, 227 * 1024, gates=G, length=1760) is None
 
 
 # --------------------------------------------------------------------------- loader, off GPU
