@@ -17,8 +17,9 @@
 //             memory. Per step: a barrier (d_hw_t of every unit is written), then each block
 //             forms dh_{t-1} of its units and the gate gradients of step t-1 locally. d_hw_t
 //             is read from the output array itself. Per-unit carries (the GRU's direct term
-//             dh z, the LSTM's dc_{t-1} = dc' f) stay with the thread that owns (b, k) each
-//             step, in `aux` (B x H).
+//             dh z, the LSTM's dc_{t-1} = dc' f) live in `aux` (B x H): after the last step
+//             (a grid-stride pass, then a barrier) only the thread that owns (b, k) reads and
+//             writes them, so they need no barrier of their own; the LSTM's c likewise.
 //
 // Step kernels (gated_step_*) are the fallback: the host runs one cuBLAS GEMM per step
 // (h W_hh^T forward, d_hw_t W_hh backward) and one of these elementwise kernels.
