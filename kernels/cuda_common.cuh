@@ -160,3 +160,93 @@ __device__ void tr_owned_matvec(const T* __restrict__ m_s, const T* v, int B, in
         __syncthreads();
     }
 }
+
+// ------------------------------------------------------------------------ gated layout
+//
+// The same layout for cells with G rows per unit (gated_time_loop.cu): each owned unit has
+// G rows of length K in shared memory, gate-major (row g of local unit u at
+// (g * units + u) * stride), so the lanes of a warp that read gate g of adjacent units fall in
+// different banks exactly as with one row per unit. The Elman functions above are the case
+// G = 1, K = H.
+
+template <typename T>
+__device__ __forceinline__ bool tr_rows_fit(int H, int rows, int G, int stride,
+                                            unsigned int* flag) {
+    const unsigned long long need =
+        ((unsigned long long)G * tr_owned_slices(H, rows) * rows * stride +
+         (unsigned long long)G * blockDim.x) * sizeof(T);
+    if (need <= tr_dynamic_shared_bytes()) return true;
+    if (blockIdx.x == 0 && threadIdx.x == 0) *flag = 1u;
+    return false;
+}
+
+// Row g of owned unit `unit`: m[g * H + unit, :] of m (G*H x K); or, when `transposed`
+// (G = 1), column `unit` of m (K x H), i.e. row `unit` of m^T.
+template <typename T>
+__device__ void tr_load_gate_rows(const T* __restrict__ m, int H, int K, int G, int rows,
+                                  int stride, bool transposed, T* __restrict__ m_s) {
+    const int n_slices = (H + rows - 1) / rows, owned = tr_owned_slices(H, rows);
+    const int units = owned * rows;
+    for (int s = 0; s < owned; ++s) {
+        const int slice = blockIdx.x + s * gridDim.x;
+        for (int idx = threadIdx.x; idx < G * rows * K; idx += blockDim.x) {
+            int g = 0, r, k;
+            if (transposed) {
+                r = idx % rows, k = idx / rows;
+            } else {
+                g = idx / (rows * K);
+                r = idx % (rows * K) / K, k = idx % K;
+            }
+            const int unit = slice * rows + r;
+            const bool real = slice < n_slices && unit < H;
+            m_s[((long long)g * units + s * rows + r) * stride + k] =
+                !real ? T(0)
+                : transposed ? m[(long long)k * H + unit]
+                             : m[((long long)g * H + unit) * K + k];
+        }
+    }
+}
+
+// dots[g] = sum_k m_s[row g of u, k] * v[b, k] (v is B x K) for every owned unit u and batch
+// row b, then finish(b, unit, dots). As tr_owned_matvec: several rounds when the dot products
+// outnumber the threads, partial sums added by a fixed tree (bitwise repeatable), every
+// thread at every __syncthreads. `partial` holds G * blockDim.x values.
+template <int G, typename T, typename Finish>
+__device__ void tr_owned_matvec_rows(const T* __restrict__ m_s, const T* v, int B, int H, int K,
+                                     int rows, int stride, T* partial, Finish finish) {
+    const int units = tr_owned_slices(H, rows) * rows;
+    const int pairs = B * units;
+    const int parts = tr_parts(pairs, K);
+    const int rounds = (pairs * parts + blockDim.x - 1) / blockDim.x;
+    const int n = blockDim.x;
+    for (int round = 0; round < rounds; ++round) {
+        const int tid = round * blockDim.x + threadIdx.x;
+        const int pair = tid / parts, part = tid % parts;
+        const bool live = pair < pairs;
+        const int b = live ? pair / units : 0, u = live ? pair % units : 0;
+        T sum[G];
+        for (int g = 0; g < G; ++g) sum[g] = T(0);
+        if (live) {
+            for (int k = part; k < K; k += parts) {
+                const T x = TR_LOAD(&v[(long long)b * K + k]);
+                for (int g = 0; g < G; ++g) sum[g] += m_s[(g * units + u) * stride + k] * x;
+            }
+        }
+        for (int g = 0; g < G; ++g) partial[g * n + threadIdx.x] = sum[g];
+        __syncthreads();
+        for (int half = parts / 2; half > 0; half /= 2) {
+            if (live && part < half)
+                for (int g = 0; g < G; ++g)
+                    partial[g * n + threadIdx.x] += partial[g * n + threadIdx.x + half];
+            __syncthreads();
+        }
+        if (live && part == 0) {
+            const int slice = blockIdx.x + (u / rows) * gridDim.x;
+            const int unit = slice * rows + u % rows;
+            T dots[G];
+            for (int g = 0; g < G; ++g) dots[g] = partial[g * n + threadIdx.x];
+            if (unit < H) finish(b, unit, dots);
+        }
+        __syncthreads();
+    }
+}

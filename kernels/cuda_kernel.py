@@ -73,19 +73,20 @@ def kernel_source(path: Path = SOURCE, _included=None) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _module():
+def _module(source=SOURCE):
+    """One RawModule per .cu file (the gated cells' kernels are in gated_time_loop.cu)."""
     cp = import_cupy()
-    module = cp.RawModule(code=kernel_source(), options=("-std=c++17",))
+    module = cp.RawModule(code=kernel_source(source), options=("-std=c++17",))
     try:
         module.compile()
     except cp.cuda.compiler.CompileException as e:
-        raise RuntimeError(f"compiling {SOURCE.name} failed:\n{e}") from e
+        raise RuntimeError(f"compiling {source.name} failed:\n{e}") from e
     return module
 
 
 @functools.lru_cache(maxsize=None)
-def _kernel(name, dtype):
-    return _module().get_function(f"{name}_{_SUFFIX[np.dtype(dtype)]}")
+def _kernel(name, dtype, source=SOURCE):
+    return _module(source).get_function(f"{name}_{_SUFFIX[np.dtype(dtype)]}")
 
 
 _ATTR_MAX_SHARED_PER_BLOCK_OPTIN = 97  # cudaDevAttrMaxSharedMemoryPerBlockOptin
@@ -101,27 +102,31 @@ def _device_limits(device_id):
     return int(props["multiProcessorCount"]), int(optin)
 
 
-def _blocks_per_sm(name, dtype, block, smem):
+def _blocks_per_sm(name, dtype, block, smem, source=SOURCE):
     """Resident blocks per SM, as CuPy computes it before a cooperative launch."""
     cp = import_cupy()
-    kernel = _kernel(name, dtype)
+    kernel = _kernel(name, dtype, source)
     kernel.max_dynamic_shared_size_bytes = smem  # needed for any smem above 48 KB
     return cp.cuda.driver.occupancyMaxActiveBlocksPerMultiprocessor(kernel.kernel.ptr, block,
                                                                     smem)
 
 
-def plan(B, H, dtype, kernel_name="rnn_forward_persistent"):
-    """The persistent launch for this shape on the current device, or None (fallback)."""
+def plan(B, H, dtype, kernel_name="rnn_forward_persistent", gates=1, length=None,
+         source=SOURCE):
+    """The persistent launch for this shape on the current device, or None (fallback);
+    ``gates`` rows of ``length`` per unit for the gated cells (cuda_plan.layout)."""
     cp = import_cupy()
-    return _plan(B, H, np.dtype(dtype), kernel_name, cp.cuda.runtime.getDevice())
+    return _plan(B, H, np.dtype(dtype), kernel_name, cp.cuda.runtime.getDevice(), gates, length,
+                 source)
 
 
 @functools.lru_cache(maxsize=256)
-def _plan(B, H, dtype, kernel_name, device_id):
+def _plan(B, H, dtype, kernel_name, device_id, gates=1, length=None, source=SOURCE):
     sms, max_shared = _device_limits(device_id)
     return cuda_plan.plan_persistent(
         B, H, dtype.itemsize, sms, max_shared,
-        lambda block, smem: _blocks_per_sm(kernel_name, dtype, block, smem))
+        lambda block, smem: _blocks_per_sm(kernel_name, dtype, block, smem, source),
+        gates, length)
 
 
 def _choose(T, B, H, dtype, kernel_name, path):
@@ -186,19 +191,19 @@ class CooperativeLaunchRefused(RuntimeError):
     """The device cannot hold the planned grid at once (CuPy would shrink it)."""
 
 
-def _launch_cooperative(name, dtype, p, args):
+def _launch_cooperative(name, dtype, p, args, source=SOURCE):
     # CuPy's own check before a cooperative launch: a grid above occupancy * SMs is silently
     # shrunk to that, and each block would then own more slices than its shared memory holds.
     # Refuse here instead (the kernel also refuses to run a layout that does not fit).
     cp = import_cupy()
     sms, _ = _device_limits(cp.cuda.runtime.getDevice())
-    limit = _blocks_per_sm(name, dtype, p.block, p.shared_bytes) * sms
+    limit = _blocks_per_sm(name, dtype, p.block, p.shared_bytes, source) * sms
     if p.grid > limit:
         raise CooperativeLaunchRefused(
             f"{name}: a cooperative grid of {p.grid} blocks ({p.block} threads, "
             f"{p.shared_bytes} bytes of shared memory) exceeds the device's {limit}")
-    _kernel(name, dtype).kernel((p.grid, 1, 1), (p.block, 1, 1), args,
-                                shared_mem=p.shared_bytes, enable_cooperative_groups=True)
+    _kernel(name, dtype, source).kernel((p.grid, 1, 1), (p.block, 1, 1), args,
+                                        shared_mem=p.shared_bytes, enable_cooperative_groups=True)
 
 
 def _step_grid(B, H):

@@ -66,33 +66,45 @@ def row_stride(H: int, parts_: int, itemsize: int) -> int:
     return H + (parts_ - H) % line
 
 
-def layout(B: int, H: int, rows: int, block: int, itemsize: int, grid: int = 1):
-    """(row stride, dynamic shared bytes) of a block: owned weight rows, one partial per thread."""
+def layout(B: int, H: int, rows: int, block: int, itemsize: int, grid: int = 1,
+           gates: int = 1, length: int | None = None):
+    """(row stride, dynamic shared bytes) of a block: owned weight rows, one partial per thread.
+
+    Gated cells (gated_time_loop.cu) keep ``gates`` rows of ``length`` elements per owned unit
+    and ``gates`` partial sums per thread: the forward pass G rows of W_hh of length H, the
+    backward pass one row of W_hh^T of length G*H. The defaults are the Elman kernels' layout.
+    """
+    length = H if length is None else length
     owned = -(-(-(-H // rows)) // grid)
-    stride = row_stride(H, parts(B * owned * rows, H, block), itemsize)
-    return stride, (owned * rows * stride + block) * itemsize
+    stride = row_stride(length, parts(B * owned * rows, length, block), itemsize)
+    return stride, gates * (owned * rows * stride + block) * itemsize
 
 
-def step_us(B: int, H: int, itemsize: int, plan: Plan | None, multiprocessors: int) -> float:
-    """Estimated time of one step of a plan (None: the cuBLAS fallback)."""
+def step_us(B: int, H: int, itemsize: int, plan: Plan | None, multiprocessors: int,
+            gates: int = 1, length: int | None = None) -> float:
+    """Estimated time of one step of a plan (None: the cuBLAS fallback); ``gates`` rows of
+    ``length`` (default H) multiply-adds per unit, as in ``layout``."""
     scale = 4 / itemsize
+    macs_per_unit = gates * (H if length is None else length)
     if plan is None:
-        gemm = B * H * H / (GEMM_MACS_PER_US * scale)
+        gemm = B * H * macs_per_unit / (GEMM_MACS_PER_US * scale)
         return HOST_STEP_US + gemm
     owned = -(-(-(-H // plan.rows)) // plan.grid)
-    work = B * owned * plan.rows * H / (SM_MACS_PER_US * scale)
+    work = B * owned * plan.rows * macs_per_unit / (SM_MACS_PER_US * scale)
     return work + (BLOCK_STEP_US if plan.grid == 1 else GRID_BARRIER_US)
 
 
 def persistent_wins(B: int, H: int, itemsize: int, plan: Plan | None,
-                    multiprocessors: int) -> bool:
+                    multiprocessors: int, gates: int = 1, length: int | None = None) -> bool:
     """Whether the cost model prefers the persistent plan to cuBLAS per step."""
-    return plan is not None and (step_us(B, H, itemsize, plan, multiprocessors)
-                                 <= step_us(B, H, itemsize, None, multiprocessors))
+    return plan is not None and (
+        step_us(B, H, itemsize, plan, multiprocessors, gates, length)
+        <= step_us(B, H, itemsize, None, multiprocessors, gates, length))
 
 
 def plan_persistent(B: int, H: int, itemsize: int, multiprocessors: int,
-                    max_shared_bytes: int, blocks_per_sm=None) -> Plan | None:
+                    max_shared_bytes: int, blocks_per_sm=None, gates: int = 1,
+                    length: int | None = None) -> Plan | None:
     """The fastest persistent launch for a (B, H) recurrence, or None when none fits on chip.
 
     ``blocks_per_sm(block, shared_bytes)`` reports occupancy (the CUDA occupancy API on a
@@ -109,7 +121,7 @@ def plan_persistent(B: int, H: int, itemsize: int, multiprocessors: int,
         return blocks_per_sm is None or blocks_per_sm(block, smem) * multiprocessors >= grid
 
     candidates = []
-    stride, smem = layout(B, H, H, 1024, itemsize)
+    stride, smem = layout(B, H, H, 1024, itemsize, 1, gates, length)
     if resident(1024, smem, 1):
         candidates.append(Plan(grid=1, block=1024, rows=H, stride=stride, shared_bytes=smem))
     rows = -(-H // multiprocessors)
@@ -119,10 +131,11 @@ def plan_persistent(B: int, H: int, itemsize: int, multiprocessors: int,
         block = 128
         while block < 1024 and block < pairs * 8:
             block *= 2
-        stride, smem = layout(B, H, rows, block, itemsize, grid)
+        stride, smem = layout(B, H, rows, block, itemsize, grid, gates, length)
         if resident(block, smem, grid):
             candidates.append(Plan(grid=grid, block=block, rows=rows, stride=stride,
                                    shared_bytes=smem))
     if not candidates:
         return None
-    return min(candidates, key=lambda p: step_us(B, H, itemsize, p, multiprocessors))
+    return min(candidates,
+               key=lambda p: step_us(B, H, itemsize, p, multiprocessors, gates, length))

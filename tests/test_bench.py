@@ -31,8 +31,12 @@ def test_worker_rows_and_tables_for_every_cell():
     assert "GRU" in table and "BLAS floor ms" in table and table.count("\n| 3, 2, 2, 4 |") == 2
 
 
-def test_suite_cases_cover_the_gated_cells_on_the_cpu_only():
+def test_suite_cases_cover_the_gated_cells():
     cpu = bench.suite_cases("cpu", quick=False)
     assert {c for c, _ in cpu} == {"rnn", "gru", "lstm"}
     assert ("gru", (50, 16, 1024, 1024)) in cpu and ("lstm", (100, 32, 64, 128)) in cpu
-    assert {c for c, _ in bench.suite_cases("gpu", quick=True)} == {"rnn"}
+    gpu = bench.suite_cases("gpu", quick=False)
+    assert {c for c, _ in bench.suite_cases("gpu", quick=True)} == {"rnn", "gru", "lstm"}
+    for cell in ("gru", "lstm"):  # the shapes of the targets against cuDNN
+        assert {(cell, s) for s in [(672, 1, 32, 32), (512, 4, 512, 512),
+                                    (50, 16, 1024, 1024)]} <= set(gpu)
