@@ -4,6 +4,7 @@ venv with pip 24.0 and wheel, once with setuptools 65 and once with the current 
 site-packages; only the build path (pip, setuptools, wheel) is the image's. Needs the network
 once to fetch pip/setuptools/wheel; skipped without it."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -105,3 +106,11 @@ def test_gpu_check_without_a_gpu_stops_at_the_smoke_test(image):
     assert rc == 1 and last.startswith("gpu_check: install=ok device=FAIL"), log[-3000:]
     assert last.endswith("smoke=FAIL(1)") and "SMOKE FAILED" in (out / "smoke.log").read_text()
     assert not (out / "tests.log").exists()
+
+
+def test_gpu_check_stage_timeouts_fit_the_budget():
+    """The stages' timeouts, plus each stage's 5 s to die, fit in 420 s of device time."""
+    script = (Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_check.sh").read_text()
+    limits = [int(m) for m in re.findall(r"^stage [\w-]+ (\d+) ", script, flags=re.M)]
+    assert len(limits) == 7, limits
+    assert sum(limits) + 5 * len(limits) <= 420, limits

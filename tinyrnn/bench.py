@@ -313,6 +313,8 @@ def worker(impl, suite, cases, repeat):
     for cell, (T, B, I, H) in cases:
         if impl == "cupy-loop" and cell != "rnn":
             continue  # a baseline for the Elman cell only
+        if suite == "gpu" and impl == "tinyrnn-numba" and cell != "rnn":
+            continue  # the CPU side of the CPU-vs-GPU plot: the CPU suite times the rest
         fwd, fwd_bwd = BUILDERS[impl](cell, T, B, I, H)
         for passes, fn in (("fwd", fwd), ("fwd+bwd", fwd_bwd)):
             ms = median_ms(fn, repeat)

@@ -6,7 +6,7 @@
     tinyrnn arima CSV [--column C] --order P D Q [--walk-forward] [--steps N] [--plot PNG]
                       [--json OUT]
     tinyrnn forecast [--series NAME ... | --csv FILE --column C --order P D Q] [--plot PNG]
-    tinyrnn gradcheck
+    tinyrnn gradcheck [--examples N] [--kernels numpy numba cuda]
     tinyrnn warmup
     tinyrnn bench [--quick] [--suite cpu|gpu|all]
     tinyrnn --version
@@ -126,7 +126,7 @@ def cmd_forecast(args):
 
 def cmd_gradcheck(args):
     from .selfcheck import run_gradchecks
-    sys.exit(0 if run_gradchecks(examples=args.examples) else 1)
+    sys.exit(0 if run_gradchecks(examples=args.examples, kernels=args.kernels) else 1)
 
 
 def cmd_warmup(args):
@@ -252,7 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_forecast)
 
     p = sub.add_parser("gradcheck", help="gradient checks of every kernel available here")
-    p.add_argument("--examples", type=int, default=40, help="random configurations per kernel")
+    p.add_argument("--examples", type=int, default=40,
+                   help="random configurations per kernel and cell")
+    p.add_argument("--kernels", nargs="+", choices=["numpy", "numba", "cuda"],
+                   help="only these kernels (default: every kernel available here)")
     p.set_defaults(func=cmd_gradcheck)
 
     p = sub.add_parser("warmup", help="compile every kernel now (Numba caches them on disk), "

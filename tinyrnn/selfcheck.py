@@ -85,12 +85,16 @@ def _parity_once(rng, cell, backend, dtype, xp):
                                  f"B={B}, H={H}")
 
 
-def run_gradchecks(examples: int = 12, seed: int = 0, log=print) -> bool:
-    """Run the checks for every cell on every kernel here; one line per (kernel, cell);
-    True when everything passed."""
+def run_gradchecks(examples: int = 12, seed: int = 0, log=print, kernels=None) -> bool:
+    """Run the checks for every cell on every kernel here (or on ``kernels``); one line per
+    (kernel, cell); True when everything passed."""
     from tinyrnn.kernels.cells import has_kernel
     ok = True
-    for name in tr.available_kernels():
+    available = tr.available_kernels()
+    missing = sorted(set(kernels or ()) - set(available))
+    if missing:
+        raise ValueError(f"kernels {missing} are not available here (available: {available})")
+    for name in kernels or available:
         device = "cuda" if name == "cuda" else "cpu"
         xp = np
         if device == "cuda":
