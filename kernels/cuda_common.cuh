@@ -1,6 +1,6 @@
-// Device code shared by the time-loop kernels (rnn_time_loop.cu, and the GRU/LSTM files to
-// come): load macros, activations, the grid barrier, weight rows into shared memory and the
-// owned matrix-vector product of the persistent kernels.
+// Device code shared by the time-loop kernels of every cell (rnn_time_loop.cu,
+// gated_time_loop.cu): load macros, activations, the grid barrier, weight rows into shared
+// memory and the owned matrix-vector product of the persistent kernels.
 //
 // Compiled three ways through the .cu files that include it: NVRTC (cuda_kernel.py inlines
 // this header into the source, so CuPy's compile cache sees its changes), nvcc (the compile
@@ -87,37 +87,7 @@ __device__ __forceinline__ int tr_owned_slices(int H, int rows) {
     return (n_slices + gridDim.x - 1) / gridDim.x;
 }
 
-// Whether the shared memory of this launch holds the layout. The host plans the launch so
-// that it does; a launch that does not (a grid shrunk behind the planner's back) must not
-// write past the buffer. The answer is the same in every block, so all return together.
-template <typename T>
-__device__ __forceinline__ bool tr_layout_fits(int H, int rows, int stride, unsigned int* flag) {
-    const unsigned long long need =
-        ((unsigned long long)tr_owned_slices(H, rows) * rows * stride + blockDim.x) * sizeof(T);
-    if (need <= tr_dynamic_shared_bytes()) return true;
-    if (blockIdx.x == 0 && threadIdx.x == 0) *flag = 1u;  // the host may check it
-    return false;
-}
-
-// Owned rows of m (H x H, row-major), or of m^T when `transposed` (then the reads run along
-// the owned units, which are adjacent in memory).
-template <typename T>
-__device__ void tr_load_rows(const T* __restrict__ m, int H, int rows, int stride, bool transposed,
-                             T* __restrict__ m_s) {
-    const int n_slices = (H + rows - 1) / rows, owned = tr_owned_slices(H, rows);
-    for (int s = 0; s < owned; ++s) {
-        const int slice = blockIdx.x + s * gridDim.x;
-        for (int idx = threadIdx.x; idx < rows * H; idx += blockDim.x) {
-            const int r = transposed ? idx % rows : idx / H, k = transposed ? idx / rows : idx % H;
-            const int unit = slice * rows + r;
-            const bool real = slice < n_slices && unit < H;
-            m_s[(s * rows + r) * stride + k] =
-                real ? m[transposed ? (long long)k * H + unit : (long long)unit * H + k] : T(0);
-        }
-    }
-}
-
-// Threads per dot product in tr_owned_matvec: a power of two, at most H, as many as the block
+// Threads per dot product in the owned matvec: a power of two, at most H, as many as the block
 // has to spare (cuda_plan.parts mirrors it to pad the stride).
 __device__ __forceinline__ int tr_parts(int pairs, int H) {
     int parts = 1;
@@ -125,49 +95,12 @@ __device__ __forceinline__ int tr_parts(int pairs, int H) {
     return parts;
 }
 
-// out[b, u] = sum_k m_s[u_local, k] * v[b, k] for every owned unit u and batch row b, then
-// finish(b, unit, value) for each. When there are more dot products than threads, the block
-// takes several rounds. Partial sums are added by a fixed tree: bitwise repeatable results.
-// Every thread reaches every __syncthreads.
-template <typename T, typename Finish>
-__device__ void tr_owned_matvec(const T* __restrict__ m_s, const T* v, int B, int H, int rows,
-                                int stride, T* partial, Finish finish) {
-    const int units = tr_owned_slices(H, rows) * rows;
-    const int pairs = B * units;
-    const int parts = tr_parts(pairs, H);
-    const int rounds = (pairs * parts + blockDim.x - 1) / blockDim.x;
-    for (int round = 0; round < rounds; ++round) {
-        const int tid = round * blockDim.x + threadIdx.x;
-        const int pair = tid / parts, part = tid % parts;
-        const bool live = pair < pairs;
-        const int b = live ? pair / units : 0, u = live ? pair % units : 0;
-        T sum = T(0);
-        if (live) {
-            for (int k = part; k < H; k += parts)
-                sum += m_s[u * stride + k] * TR_LOAD(&v[b * H + k]);
-        }
-        partial[threadIdx.x] = sum;
-        __syncthreads();
-        for (int half = parts / 2; half > 0; half /= 2) {
-            if (live && part < half) partial[threadIdx.x] += partial[threadIdx.x + half];
-            __syncthreads();
-        }
-        if (live && part == 0) {
-            const int slice = blockIdx.x + (u / rows) * gridDim.x;
-            const int unit = slice * rows + u % rows;
-            if (unit < H) finish(b, unit, partial[threadIdx.x]);
-        }
-        __syncthreads();
-    }
-}
-
 // ------------------------------------------------------------------------ gated layout
 //
 // The same layout for cells with G rows per unit (gated_time_loop.cu): each owned unit has
 // G rows of length K in shared memory, gate-major (row g of local unit u at
 // (g * units + u) * stride), so the lanes of a warp that read gate g of adjacent units fall in
-// different banks exactly as with one row per unit. The Elman functions above are the case
-// G = 1, K = H.
+// different banks. The Elman kernels use the case G = 1, K = H (the functions at the end).
 
 template <typename T>
 __device__ __forceinline__ bool tr_rows_fit(int H, int rows, int G, int stride,
@@ -208,9 +141,9 @@ __device__ void tr_load_gate_rows(const T* __restrict__ m, int H, int K, int G, 
 }
 
 // dots[g] = sum_k m_s[row g of u, k] * v[b, k] (v is B x K) for every owned unit u and batch
-// row b, then finish(b, unit, dots). As tr_owned_matvec: several rounds when the dot products
-// outnumber the threads, partial sums added by a fixed tree (bitwise repeatable), every
-// thread at every __syncthreads. `partial` holds G * blockDim.x values.
+// row b, then finish(b, unit, dots). When the dot products outnumber the threads, the block
+// takes several rounds; partial sums are added by a fixed tree (bitwise repeatable results);
+// every thread reaches every __syncthreads. `partial` holds G * blockDim.x values.
 template <int G, typename T, typename Finish>
 __device__ void tr_owned_matvec_rows(const T* __restrict__ m_s, const T* v, int B, int H, int K,
                                      int rows, int stride, T* partial, Finish finish) {
@@ -249,4 +182,33 @@ __device__ void tr_owned_matvec_rows(const T* __restrict__ m_s, const T* v, int 
         }
         __syncthreads();
     }
+}
+
+// ------------------------------------------------------------------------ one row per unit
+//
+// The Elman kernels' case of the layout below: G = 1 row of length K = H per unit.
+
+// Whether the shared memory of this launch holds the layout. The host plans the launch so
+// that it does; a launch that does not (a grid shrunk behind the planner's back) must not
+// write past the buffer. The answer is the same in every block, so all return together.
+template <typename T>
+__device__ __forceinline__ bool tr_layout_fits(int H, int rows, int stride, unsigned int* flag) {
+    return tr_rows_fit<T>(H, rows, 1, stride, flag);
+}
+
+// Owned rows of m (H x H, row-major), or of m^T when `transposed` (then the reads run along
+// the owned units, which are adjacent in memory).
+template <typename T>
+__device__ void tr_load_rows(const T* __restrict__ m, int H, int rows, int stride, bool transposed,
+                             T* __restrict__ m_s) {
+    tr_load_gate_rows(m, H, H, 1, rows, stride, transposed, m_s);
+}
+
+// out[b, u] = sum_k m_s[u_local, k] * v[b, k] for every owned unit u and batch row b, then
+// finish(b, unit, value) for each (see tr_owned_matvec_rows).
+template <typename T, typename Finish>
+__device__ void tr_owned_matvec(const T* __restrict__ m_s, const T* v, int B, int H, int rows,
+                                int stride, T* partial, Finish finish) {
+    tr_owned_matvec_rows<1>(m_s, v, B, H, H, rows, stride, partial,
+                            [&](int b, int unit, const T* dots) { finish(b, unit, dots[0]); });
 }
