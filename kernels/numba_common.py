@@ -77,7 +77,8 @@ def blas_threads(B: int, H: int, gates: int):
 
 
 def row_blocks(B: int) -> int:
-    return max(1, min(B, numba.get_num_threads()))
+    # numba.get_num_threads() costs microseconds: not asked for a single row.
+    return 1 if B == 1 else max(1, min(B, numba.get_num_threads()))
 
 
 def full_lengths(lengths, T, B):
