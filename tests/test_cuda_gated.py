@@ -7,7 +7,6 @@ and without b_hn; the step kernels of the cuBLAS fallback; bitwise repeatability
 GPU and CuPy are present, the kernels on the device.
 """
 import ctypes
-import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,8 @@ from tinyrnn.kernels import cuda_plan
 from tinyrnn.kernels.cuda_plan import layout, plan_persistent
 
 from .helpers import make_layer, run, random_lengths
-from .test_cuda_kernel import KERNELS, _has_gpu, _ints, _ptr, _rel
+from .test_cuda_kernel import (KERNELS, _has_gpu, _ints, _ptr, _rel,
+                               assert_race_free_under_thread_sanitizer)
 
 GATED = ("gru", "lstm")
 
@@ -233,20 +233,7 @@ def test_emulated_gated_grid_barrier_over_many_steps(emu, cell):
 
 def test_emulated_gated_kernels_are_race_free_under_thread_sanitizer(tmp_path):
     """ThreadSanitizer over six blocks and 12 steps of both cells, forward and backward."""
-    gxx = shutil.which("g++")
-    if gxx is None:
-        pytest.skip("g++ is not installed")
-    exe = tmp_path / "race_check_gated"
-    built = subprocess.run([gxx, "-std=c++20", "-O1", "-g", "-fsanitize=thread", "-Wno-tsan",
-                            "-pthread", "-o", str(exe),
-                            str(KERNELS / "emulation" / "race_check_gated.cpp")],
-                           capture_output=True, text=True)
-    if built.returncode != 0:
-        pytest.skip(f"no ThreadSanitizer with this g++:\n{built.stderr[-500:]}")
-    done = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "TSAN_OPTIONS": "halt_on_error=1 exitcode=66"})
-    assert done.returncode == 0 and "ThreadSanitizer" not in done.stderr, \
-        done.stdout + done.stderr[-3000:]
+    assert_race_free_under_thread_sanitizer("race_check_gated.cpp", tmp_path)
 
 
 @pytest.mark.parametrize("cell", GATED)
