@@ -21,7 +21,7 @@ from scipy import optimize
 
 from ..threads import blas_threads
 from . import statespace as ss
-from .model import ARIMA, MLE_OPTIONS, FitResult
+from .model import ARIMA, MLE_OPTIONS, FitResult, whitening
 from .spec import check_order, check_seasonal_order
 
 # The joint run stops once every series' gradient (of its mean log-likelihood, in its
@@ -90,10 +90,7 @@ def _joint_run(ys, Xs, U, kappas, tols, n_eff, dims, maxiter, gtol):
     X_flat = np.ascontiguousarray(np.concatenate(Xs))
     offsets = np.r_[0, np.cumsum([len(y) for y in ys])].astype(np.int64)
     info = ss.batch(y_flat, X_flat, offsets, U, kappas, tols, dims, True)[2]
-    info /= n_eff[:, None, None]
-    ridge = 1e-6 * (np.trace(info, axis1=1, axis2=2) / k + 1.0)
-    info += ridge[:, None, None] * np.eye(k)
-    L_inv = np.linalg.inv(np.linalg.cholesky(info))  # u_i = U_i + L_inv_i' z_i
+    L_inv = whitening(info / n_eff[:, None, None])  # u_i = U_i + L_inv_i' z_i
     last = {}
 
     def unpack(z):

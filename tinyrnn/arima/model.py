@@ -16,8 +16,9 @@ Estimators:
 * ``"mle"``: exact Gaussian maximum likelihood through the Kalman filter
   (``statespace.py``), L-BFGS-B on unconstrained parameters with the exact score, from
   several starts, keeping the best: statsmodels' own start (OLS for the regressors, then
-  its conditional-least-squares ARMA regressions), Hannan-Rissanen / CSS estimates, and
-  zeros (duplicates dropped). Starting where statsmodels starts, with the same
+  its conditional-least-squares ARMA regressions), Hannan-Rissanen estimates, and zeros
+  where the model has MA or seasonal AR terms (duplicates dropped; see
+  ``ARIMA.start_candidates``). Starting where statsmodels starts, with the same
   parametrisation, it reaches statsmodels' optimum or a better one.
 * ``"css"``: conditional sum of squares (``css.py``) by ``scipy.optimize.least_squares``.
 * ``"css-mle"``: CSS estimates as the first start of the exact MLE.
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
+from ..threads import blas_threads
 from . import statespace as ss
 from .css import css_residuals
 from .results import ARIMAResults
@@ -42,6 +44,10 @@ METHODS = ("mle", "css", "css-mle")
 # Stop when a step changes the mean log-likelihood by < 1e-10 (relative) or the gradient
 # is below 1e-6: log L is then within ~1e-7 of its maximum, far inside what matters.
 MLE_OPTIONS = {"maxiter": 1000, "ftol": 1e-10, "gtol": 1e-6}
+# Later starts of a single fit: a few iterations first, then on only if this close to the
+# best maximum so far (log-likelihood units).
+SCREEN_ITERATIONS = 6
+SCREEN_MARGIN = 2.0
 
 _check_endog = check_endog  # the former private name (tinyrnn.workflows still uses it)
 _check_order = check_order
@@ -111,6 +117,15 @@ def _cls_arma(w, ar_lags, ma_lags):
     var = float(np.mean(resid[len(ma_lags):] ** 2)) if len(resid) > max(1, len(ma_lags)) \
         else float(np.var(w))
     return coef[:len(ar_lags)], coef[len(ar_lags):], var
+
+
+def whitening(info):
+    """L^-1 for the Cholesky factor L of the (ridged) information matrices ``info``
+    (k, k) or (N, k, k): u = u0 + L^-T z makes the Hessian in z close to the identity."""
+    k = info.shape[-1]
+    ridge = 1e-6 * (np.trace(info, axis1=-2, axis2=-1) / k + 1.0)
+    info = info + ridge[..., None, None] * np.eye(k)
+    return np.linalg.inv(np.linalg.cholesky(info))
 
 
 def hannan_rissanen(w, p, q):
@@ -267,6 +282,8 @@ class ARIMA:
         """Hannan-Rissanen values for the non-seasonal ARMA (seasonal part at zero), on the
         residuals of the regression."""
         sp = self.spec
+        if sp.q == 0 and sp.k_arma == sp.p:  # then both are the same OLS of w on its lags
+            return self.statsmodels_start()
         _, _, beta, resid = self._differenced()
         ar, ma = hannan_rissanen(resid, sp.p, sp.q)
         params = np.r_[beta, ar, ma, np.zeros(sp.P + sp.Q), 1.0]
@@ -281,10 +298,19 @@ class ARIMA:
         return np.r_[beta, np.zeros(sp.k_arma), max(float(np.mean(resid ** 2)), 1e-10)]
 
     def start_candidates(self, method="mle"):
-        """The distinct starts of the MLE, in the order they are tried: (name, params)."""
+        """The distinct starts of the MLE, in the order they are tried: (name, params).
+
+        statsmodels' start always; Hannan-Rissanen's where it differs (it does when there
+        are MA terms: its long AR is longer); zeros where the model has MA terms or a
+        seasonal AR -- the likelihoods with several local maxima (an MA root near the unit
+        circle, a seasonal factor against a non-seasonal one). A pure non-seasonal AR's
+        two regression starts lie at the conditional least-squares estimate, next to the
+        exact maximum, and zeros would only double the work (fit_many's above all)."""
+        sp = self.spec
         starts = [("statsmodels", self.statsmodels_start()),
-                  ("hannan-rissanen", self.hannan_rissanen_start()),
-                  ("zeros", self.zero_start())]
+                  ("hannan-rissanen", self.hannan_rissanen_start())]
+        if sp.q + sp.Q + sp.P > 0:
+            starts.append(("zeros", self.zero_start()))
         if method == "css-mle":
             starts.insert(0, ("css", self.fit_css().params))
         out = []
@@ -341,7 +367,8 @@ class ARIMA:
         llf = -0.5 * len(e) * (np.log(2 * np.pi * sigma2) + 1)
         return FitResult(params, float(llf), True, "css")
 
-    def mle_from(self, start, scaling: Scaling | None = None, name="") -> FitResult:
+    def mle_from(self, start, scaling: Scaling | None = None, name="",
+                 maxiter=None) -> FitResult:
         """One L-BFGS-B run of the exact MLE from ``start`` (constrained parameters)."""
         scaling = scaling or self.scaling()
         y = self.endog / scaling.scale
@@ -355,16 +382,31 @@ class ARIMA:
                 return np.inf, np.zeros_like(u)
             return -value / n_eff, -grad / n_eff
 
+        options = MLE_OPTIONS if maxiter is None else dict(MLE_OPTIONS, maxiter=maxiter)
         res = optimize.minimize(objective, self.to_unconstrained(start, scaling), jac=True,
-                                method="L-BFGS-B", options=MLE_OPTIONS)
+                                method="L-BFGS-B", options=options)
         params = self.from_unconstrained(res.x, scaling)
         return FitResult(params, self.loglike(params), bool(res.success), name)
 
     def fit_mle(self, starts) -> FitResult:
-        """The exact MLE from each of ``starts`` ((name, params) pairs); the best."""
+        """The exact MLE from each of ``starts`` ((name, params) pairs); the best.
+
+        The first start runs to convergence. Each later one first runs
+        ``SCREEN_ITERATIONS`` iterations and goes on to convergence only if it is then
+        within ``SCREEN_MARGIN`` of the best maximum so far and not already next to it
+        (0.05 in the optimiser's coordinates, below it in log L): a start still that far
+        below after those steps is climbing towards a lower maximum, one next to the best
+        would reach the same maximum, and finishing either would only cost time."""
         scaling = self.scaling()
         best = None
         for name, start in starts:
+            if best is not None:
+                probe = self.mle_from(start, scaling, name, maxiter=SCREEN_ITERATIONS)
+                if probe.llf < best.llf - SCREEN_MARGIN or (probe.llf <= best.llf + 1e-6 and (
+                        np.abs(self.to_unconstrained(probe.params, scaling) -
+                               self.to_unconstrained(best.params, scaling)).max() < 0.05)):
+                    continue  # far below, or on its way to the same maximum
+                start = probe.params
             r = self.mle_from(start, scaling, name)
             if best is None or r.llf > best.llf or (not best.converged and r.converged
                                                      and r.llf >= best.llf - 1e-9):
@@ -375,6 +417,10 @@ class ARIMA:
         """Estimate the parameters; ``method`` is "mle" (default), "css" or "css-mle"."""
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        with blas_threads(1):  # see tinyrnn/threads.py: spinning BLAS workers stall loops
+            return self._fit(method, start_params)
+
+    def _fit(self, method, start_params):
         if method == "css":
             r = self.fit_css()
         else:

@@ -111,7 +111,7 @@ class ARIMAResults:
         lo, hi = self.params - 1.959964 * bse, self.params + 1.959964 * bse
         width = 78
         lines = ["SARIMAX Results".center(width), "=" * width,
-                 f"{'Model:':<18}{self.spec.describe():>20}   "
+                 f"{'Model:':<10}{self.spec.describe():>28}   "
                  f"{'Log Likelihood':<18}{self.llf:>19.3f}",
                  f"{'Method:':<18}{self.method:>20}   {'AIC':<18}{self.aic:>19.3f}",
                  f"{'No. Observations:':<18}{self.nobs:>20}   {'BIC':<18}{self.bic:>19.3f}",

@@ -238,7 +238,7 @@ def initial_state(T, R, dTcol, dR, dsig, nd, sigma2, kappa):
                                     + sigma2 * (dR[i, nd + a] * Rr[b] + Rr[a] * dR[i, nd + b]))
         dX = lyapunov(A, rhs[:kd])
         dP[:, nd:, nd:] = dX
-    return np.zeros(m), P, np.zeros((kd, m)), dP
+    return np.zeros(m), P, np.zeros((m, kd)), dP
 
 
 @njit(cache=True, nogil=True)
@@ -270,7 +270,7 @@ def kalman(y, X, beta, T, R, Z, sigma2, a, P, burn, tolerance, dTcol, dR, dsig, 
     prediction for the step after the last observation. With ``kd = dTcol.shape[0] > 0``
     derivative directions (the first ``X.shape[1]`` of them the regression coefficients;
     ``dTcol[i]`` the derivative of T's ARMA column, ``dR[i]`` of R, ``dsig[i]`` of sigma2)
-    it carries ``da``, ``dP`` along and writes ``scores[t, i] = d log L_t / d theta_i``.
+    it carries ``da`` (m, kd) and ``dP`` (kd, m, m) along and writes ``scores[t, i] = d log L_t / d theta_i``.
     ``tolerance`` < 0: never switch to the steady state."""
     n, m, kd, kx = y.shape[0], T.shape[0], dTcol.shape[0], X.shape[1]
     nd = burn  # the differencing states come first; the ARMA column is nd
@@ -284,8 +284,9 @@ def kalman(y, X, beta, T, R, Z, sigma2, a, P, burn, tolerance, dTcol, dR, dsig, 
     dPZ = np.empty((kd, m))
     dF = np.empty(kd)
     dv = np.empty(kd)
-    dK = np.empty((kd, m))
-    da_new = np.empty((kd, m))
+    dK = np.empty((m, kd))      # state-major (m, kd), like da: the per-step updates of
+    da_new = np.empty((m, kd))  # the means run over parameters in the inner loops
+    dTc = np.ascontiguousarray(dTcol.T)
     TdP = np.empty((m, m))
     converged = False  # P (and dP) no longer change
     frozen = False     # F, K (and dF, dK) computed from the converged P
@@ -317,10 +318,11 @@ def kalman(y, X, beta, T, R, Z, sigma2, a, P, burn, tolerance, dTcol, dR, dsig, 
                     f += Z[i] * acc
                 dF[e] = f
         for e in range(kd):
-            acc = X[t, e] if e < kx else 0.0
-            for i in range(m):
-                acc += Z[i] * da[e, i]
-            dv[e] = -acc
+            dv[e] = -X[t, e] if e < kx else 0.0
+        for i in range(m):
+            if Z[i] != 0:
+                for e in range(kd):
+                    dv[e] -= Z[i] * da[i, e]
         fitted[t] = yhat
         F_out[t] = F
         if t >= burn:
@@ -344,21 +346,22 @@ def kalman(y, X, beta, T, R, Z, sigma2, a, P, burn, tolerance, dTcol, dR, dsig, 
                     acc = dTcol[e, i] * PZ[nd]
                     for nz in range(ptr[i], ptr[i + 1]):
                         acc += vals[nz] * dPZ[e, cols[nz]]
-                    dK[e, i] = acc / F - K[i] * dF[e] / F
+                    dK[i, e] = acc / F - K[i] * dF[e] / F
         for i in range(m):
             acc = K[i] * v
             for nz in range(ptr[i], ptr[i + 1]):
                 acc += vals[nz] * a[cols[nz]]
             a_new[i] = acc
-        for e in range(kd):
-            for i in range(m):
-                acc = dTcol[e, i] * a[nd] + dK[e, i] * v + K[i] * dv[e]
-                for nz in range(ptr[i], ptr[i + 1]):
-                    acc += vals[nz] * da[e, cols[nz]]
-                da_new[e, i] = acc
-        a[:] = a_new
         if kd:
+            for i in range(m):
+                for e in range(kd):
+                    da_new[i, e] = dTc[i, e] * a[nd] + dK[i, e] * v + K[i] * dv[e]
+                for nz in range(ptr[i], ptr[i + 1]):
+                    c, w = cols[nz], vals[nz]
+                    for e in range(kd):
+                        da_new[i, e] += w * da[c, e]
             da[:, :] = da_new
+        a[:] = a_new
         if converged:
             frozen = True
             continue
@@ -396,7 +399,7 @@ def kalman(y, X, beta, T, R, Z, sigma2, a, P, burn, tolerance, dTcol, dR, dsig, 
                     for nz in range(ptr[j], ptr[j + 1]):
                         acc += TdP[i, cols[nz]] * vals[nz]
                     acc += dTcol[e, i] * TP[j, nd] + TP[i, nd] * dTcol[e, j]
-                    acc -= dK[e, i] * F * K[j] + K[i] * dF[e] * K[j] + K[i] * F * dK[e, j]
+                    acc -= dK[i, e] * F * K[j] + K[i] * dF[e] * K[j] + K[i] * F * dK[j, e]
                     acc += dsig[e] * R[i] * R[j] + sigma2 * (dR[e, i] * R[j] + R[i] * dR[e, j])
                     dP[e, i, j] = acc  # safe in place: only TdP is read from here on
                     dP[e, j, i] = acc
