@@ -260,11 +260,17 @@ class ARIMA:
         OLS of the differenced series on the differenced regressors, then conditional least
         squares for the non-seasonal and for the seasonal ARMA, each on the OLS residuals;
         a non-stationary or non-invertible part starts at zeros."""
+        if getattr(self, "_sm_start", None) is None:
+            self._sm_start = self._statsmodels_start()
+        return self._sm_start.copy()
+
+    def _statsmodels_start(self):
         sp = self.spec
         w, _, beta, resid = self._differenced()
         ar, ma, var = _cls_arma(resid, range(1, sp.p + 1), range(1, sp.q + 1))
         sar, sma, svar = _cls_arma(resid, [sp.s * i for i in range(1, sp.P + 1)],
-                                   [sp.s * i for i in range(1, sp.Q + 1)])
+                                   [sp.s * i for i in range(1, sp.Q + 1)]) \
+            if sp.P + sp.Q else (np.zeros(0), np.zeros(0), None)
         if not is_stationary(ar):
             ar = 0 * ar
         if not is_invertible(ma):

@@ -49,10 +49,8 @@ class ARIMAResults:
         self.bic = -2 * self.llf + k * np.log(self.nobs_effective)
         self.hqic = -2 * self.llf + 2 * k * np.log(np.log(self.nobs_effective))
         self.sigma2 = float(self.params[-1])
-        llf_, _, scores, fitted, _, a, P = ss.run(model.endog, model.regressors, self.params,
-                                                  self.spec.dims, ss.KAPPA, ss.TOLERANCE,
-                                                  True)
-        self._scores = scores
+        _, _, _, fitted, _, a, P = ss.run(model.endog, model.regressors, self.params,
+                                          self.spec.dims, ss.KAPPA, ss.TOLERANCE, False)
         self.fittedvalues = fitted
         self.resid = model.endog - fitted
         self._final_state = (a, P)
@@ -60,7 +58,10 @@ class ARIMAResults:
     @property
     def bse(self) -> np.ndarray:
         """Standard errors from the OPG covariance (exact per-observation scores)."""
-        opg = self._scores.T @ self._scores
+        m = self.model
+        scores = ss.run(m.endog, m.regressors, self.params, self.spec.dims, ss.KAPPA,
+                        ss.TOLERANCE, True)[2]
+        opg = scores.T @ scores
         try:
             return np.sqrt(np.clip(np.diag(np.linalg.inv(opg)), 0, None))
         except np.linalg.LinAlgError:

@@ -260,7 +260,7 @@ def _sparse_rows(T):
 
 
 # --------------------------------------------------------------------------- the filter
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def kalman(y, X, beta, T, R, Z, sigma2, a, P, burn, tolerance, dTcol, dR, dsig, da, dP,
            llf_obs, scores, fitted, F_out):
     """Run the filter over y from the predicted state (a, P), in place; return log L.
