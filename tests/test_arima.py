@@ -170,6 +170,8 @@ def test_fit_many_equals_single_fits_and_runs_on_dask():
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
+        from tinyrnn.arima.batch import _chunk_size
+        assert _chunk_size(len(Y), client) == 35  # one chunk per worker thread
         on_dask = fit_many(Y, (2, 1, 0), scheduler=client)
         on_dask_default = fit_many(Y, (2, 1, 0), scheduler="dask")
     for other in (on_dask, on_dask_default):
@@ -180,6 +182,7 @@ def test_fit_many_equals_single_fits_and_runs_on_dask():
 @pytest.mark.parametrize("call, error, match", [
     (lambda: ARIMA(np.arange(30.0), order=(-1, 0, 0)), ValueError, "order p must be >= 0"),
     (lambda: ARIMA(np.arange(30.0), order=(1, 0)), ValueError, r"order must be a tuple"),
+    (lambda: ARIMA(np.arange(30.0), (1, 1, 0)), TypeError, "looks like an order"),
     (lambda: ARIMA(np.arange(30.0), order=(1.5, 0, 0)), TypeError, "order p must be an integer"),
     (lambda: ARIMA(np.arange(5.0), order=(3, 1, 2)), ValueError, "too short"),
     (lambda: ARIMA(np.r_[np.ones(20), np.nan, np.ones(9)], order=(0, 0, 0)),
