@@ -288,6 +288,8 @@ def kalman(y, X, beta, T, R, Z, sigma2, a, P, burn, tolerance, dTcol, dR, dsig, 
     da_new = np.empty((m, kd))  # the means run over parameters in the inner loops
     dTc = np.ascontiguousarray(dTcol.T)
     TdP = np.empty((m, m))
+    g = np.empty(m)
+    zi = np.flatnonzero(Z)  # Z's few non-zeros: P Z' costs m nnz(Z), not m^2
     converged = False  # P (and dP) no longer change
     frozen = False     # F, K (and dF, dK) computed from the converged P
     F = 1.0
@@ -296,26 +298,27 @@ def kalman(y, X, beta, T, R, Z, sigma2, a, P, burn, tolerance, dTcol, dR, dsig, 
         for j in range(kx):
             c += X[t, j] * beta[j]
         yhat = c
-        for i in range(m):
+        for i in zi:
             yhat += Z[i] * a[i]
         v = y[t] - yhat
         if not frozen:
             for i in range(m):
                 acc = 0.0
-                for j in range(m):
+                for j in zi:
                     acc += P[i, j] * Z[j]
                 PZ[i] = acc
             F = 0.0
-            for i in range(m):
+            for i in zi:
                 F += Z[i] * PZ[i]
             for e in range(kd):
-                f = 0.0
                 for i in range(m):
                     acc = 0.0
-                    for j in range(m):
+                    for j in zi:
                         acc += dP[e, i, j] * Z[j]
                     dPZ[e, i] = acc
-                    f += Z[i] * acc
+                f = 0.0
+                for i in zi:
+                    f += Z[i] * dPZ[e, i]
                 dF[e] = f
         for e in range(kd):
             dv[e] = -X[t, e] if e < kx else 0.0
@@ -393,14 +396,23 @@ def kalman(y, X, beta, T, R, Z, sigma2, a, P, burn, tolerance, dTcol, dR, dsig, 
                     for nz in range(ptr[i], ptr[i + 1]):
                         acc += vals[nz] * dP[e, cols[nz], j]
                     TdP[i, j] = acc
+            # (K F K')' = g K' + K g' with g = F K' + F' K / 2; the T', R' and sigma2'
+            # terms only for the directions that have them.
+            for i in range(m):
+                g[i] = F * dK[i, e] + 0.5 * dF[e] * K[i]
+            has_T, has_R = dTcol[e].any(), dR[e].any()
             for i in range(m):  # T dP_e T' + the terms from T', K', F', R', sigma2'
                 for j in range(i, m):
                     acc = 0.0
                     for nz in range(ptr[j], ptr[j + 1]):
                         acc += TdP[i, cols[nz]] * vals[nz]
-                    acc += dTcol[e, i] * TP[j, nd] + TP[i, nd] * dTcol[e, j]
-                    acc -= dK[i, e] * F * K[j] + K[i] * dF[e] * K[j] + K[i] * F * dK[j, e]
-                    acc += dsig[e] * R[i] * R[j] + sigma2 * (dR[e, i] * R[j] + R[i] * dR[e, j])
+                    acc -= g[i] * K[j] + K[i] * g[j]
+                    if has_T:
+                        acc += dTcol[e, i] * TP[j, nd] + TP[i, nd] * dTcol[e, j]
+                    if has_R:
+                        acc += sigma2 * (dR[e, i] * R[j] + R[i] * dR[e, j])
+                    if dsig[e] != 0.0:
+                        acc += dsig[e] * R[i] * R[j]
                     dP[e, i, j] = acc  # safe in place: only TdP is read from here on
                     dP[e, j, i] = acc
     return llf
