@@ -87,6 +87,23 @@ def _ols(X, y):
     return np.linalg.lstsq(X, y, rcond=None)[0]
 
 
+def _pinv_solve(X, y):
+    """pinv(X) @ y (least squares, minimum norm) -- through the normal equations when X
+    is well conditioned (the same numbers to ~1e-12, several times faster for these
+    small regressions), through the pseudo-inverse otherwise."""
+    if X.shape[1] == 0:
+        return np.zeros(0)
+    XtX = X.T @ X
+    try:
+        L = np.linalg.cholesky(XtX)
+        d = np.diag(L)
+        if d.min() > 1e-6 * d.max():
+            return np.linalg.solve(XtX, X.T @ y)
+    except np.linalg.LinAlgError:
+        pass
+    return np.linalg.pinv(X) @ y
+
+
 def _lags(x, lags, start):
     """Columns x[t - l] for l in ``lags`` and t = start .. len(x) - 1."""
     return np.column_stack([x[start - l:len(x) - l] for l in lags]) if len(lags) \
@@ -111,9 +128,9 @@ def _cls_arma(w, ar_lags, ma_lags):
     shocks = np.zeros(n)
     if k_ma:
         Xl = _lags(w, range(1, long + 1), long)
-        shocks[long:] = w[long:] - Xl @ (np.linalg.pinv(Xl) @ w[long:])
+        shocks[long:] = w[long:] - Xl @ _pinv_solve(Xl, w[long:])
     X = np.column_stack([_lags(w, ar_lags, r), _lags(shocks, ma_lags, r)])
-    coef = np.linalg.pinv(X) @ w[r:]
+    coef = _pinv_solve(X, w[r:])
     resid = w[r:] - X @ coef
     var = float(np.mean(resid[len(ma_lags):] ** 2)) if len(resid) > max(1, len(ma_lags)) \
         else float(np.var(w))
@@ -250,7 +267,7 @@ class ARIMA:
         sp = self.spec
         w = difference(self.endog, sp.d, sp.D, sp.s)
         Xd = difference(self.regressors, sp.d, sp.D, sp.s)
-        beta = np.linalg.pinv(Xd) @ w if sp.k_regr else np.zeros(0)
+        beta = _pinv_solve(Xd, w)
         resid = w - Xd @ beta
         if resid.size == 0 or np.ptp(resid) <= 1e-12 * max(1.0, np.abs(w).max()):
             raise ValueError(
