@@ -76,8 +76,10 @@ def cmd_arima(args):
     from .arima import ARIMA, walk_forward
     y, column = _read_column(args.csv, args.column)
     order = tuple(args.order)
+    seasonal = tuple(args.seasonal_order) if args.seasonal_order else None
+    model_kw = dict(order=order, seasonal_order=seasonal, trend=args.trend)
     if args.walk_forward:
-        res = walk_forward(y, order=order, train_frac=args.train_frac)
+        res = walk_forward(y, train_frac=args.train_frac, **model_kw)
         for t, (p, e) in enumerate(zip(res.predictions, res.expected)):
             print(f"predicted={p:.6f}, expected={e:.6f}")
         print(f"Test MSE: {res.mse:.3f}")
@@ -89,7 +91,7 @@ def cmd_arima(args):
                    "train_size": res.train_size, "predictions": res.predictions.tolist(),
                    "expected": res.expected.tolist()}
     else:
-        res = ARIMA(y, order=order).fit(method=args.method)
+        res = ARIMA(y, **model_kw).fit(method=args.method)
         print(res.summary())
         fc = res.get_forecast(args.steps)
         ci = fc.conf_int(0.05)
@@ -225,6 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("csv", help="CSV file with a header")
     p.add_argument("--column", help="the series' column (default: the last one)")
     p.add_argument("--order", type=int, nargs=3, metavar=("P", "D", "Q"), required=True)
+    p.add_argument("--seasonal-order", type=int, nargs=4, metavar=("P", "D", "Q", "S"),
+                   help="seasonal order, e.g. 0 1 1 12 for the airline model")
+    p.add_argument("--trend", choices=["n", "c", "t", "ct"],
+                   help="deterministic trend (default: 'c' without differencing, else 'n')")
     p.add_argument("--method", choices=["mle", "css", "css-mle"], default="mle")
     p.add_argument("--walk-forward", action="store_true",
                    help="refit at every test step and forecast one step (the chapter's loop)")

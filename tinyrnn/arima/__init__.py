@@ -1,14 +1,19 @@
-"""AR, MA, ARMA and ARIMA(p, d, q) with statsmodels 0.15's conventions, in NumPy and Numba.
+"""ARIMA, seasonal ARIMA and regression with ARIMA errors, with statsmodels 0.15's
+conventions, in NumPy and Numba.
 
     from tinyrnn.arima import ARIMA, walk_forward, fit_many
     res = ARIMA(y, order=(5, 1, 0)).fit()
+    res = ARIMA(y, order=(0, 1, 1), seasonal_order=(0, 1, 1, 12)).fit()
     res.params, res.llf, res.aic, res.forecast(3), res.get_forecast(3).conf_int()
 """
-from .batch import fit_many
-from .datasets import load_shampoo
-from .model import ARIMA
+from .batch import ManyResults, fit_many
+from .datasets import load_airpassengers, load_shampoo
+from .model import ARIMA, FitResult, Scaling
 from .results import ARIMAResults, Forecast
+from .spec import Spec, check_endog, check_exog, check_order, check_seasonal_order
 from .walk_forward import WalkForwardResult, walk_forward
 
 __all__ = ["ARIMA", "ARIMAResults", "Forecast", "walk_forward", "WalkForwardResult",
-           "fit_many", "load_shampoo"]
+           "fit_many", "ManyResults", "FitResult", "Scaling", "Spec", "check_endog",
+           "check_exog", "check_order", "check_seasonal_order", "load_shampoo",
+           "load_airpassengers"]

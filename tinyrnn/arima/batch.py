@@ -13,6 +13,7 @@ parallel over series. Two things make the joint run converge like a single fit:
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,8 +21,8 @@ from scipy import optimize
 
 from ..threads import blas_threads
 from . import statespace as ss
-from .model import ARIMA, MLE_OPTIONS, _check_order
-from .score import batch_information, batch_loglike_gradient
+from .model import ARIMA, MLE_OPTIONS, FitResult, whitening
+from .spec import check_order, check_seasonal_order
 
 # The joint run stops once every series' gradient (of its mean log-likelihood, in its
 # preconditioned coordinates) is below JOINT_GTOL: measured on 1000 random walks, log L is
@@ -57,43 +58,46 @@ def _as_series_list(Y):
     return series
 
 
+# Series are fitted jointly in blocks of this many: a joint run lasts as long as its slowest
+# series, and the slowest of more series is slower, so one run over everything would cost
+# more per series the more series there are; in fixed blocks the cost per series is flat.
+BLOCK = 512
+
+
 def fit_models(models, method="mle", gtol=None):
-    """Fit models of one order together; rows of (params, llf, converged, refitted).
+    """Fit models of one specification together: one ``FitResult`` per model (its
+    ``start`` says "refit" where the model was fitted alone after the joint runs).
 
     ``gtol``: stop once every series' preconditioned gradient is below it (default
     ``JOINT_GTOL``; smaller values pin the estimates down further)."""
-    if method != "mle":  # CSS needs no joint machinery: it is a least-squares fit each
-        out = []
-        for m in models:
-            r = m.fit(method=method)
-            out.append((r.params, r.llf, r.converged, False))
-        return out
+    if method == "css":  # CSS needs no joint machinery: it is a least-squares fit each
+        return [m.fit_css() for m in models]
+    gtol = JOINT_GTOL if gtol is None else gtol
+    out = []
     with blas_threads(1):  # see tinyrnn/threads.py: spinning BLAS workers stall the loops
-        return _fit_models_mle(models, JOINT_GTOL if gtol is None else gtol)
+        for i in range(0, len(models), BLOCK):
+            out += _fit_models_mle(models[i:i + BLOCK], method, gtol)
+    return out
 
 
-def _joint_run(ys, U, kappas, n_eff, spec, maxiter, gtol):
+def _joint_run(ys, Xs, U, kappas, tols, n_eff, dims, maxiter, gtol):
     """One L-BFGS-B run over the (scaled) series ``ys`` from unconstrained ``U``.
 
     Returns the new U and each series' largest gradient component in its preconditioned
     coordinates (of its mean log-likelihood)."""
-    k_trend, p, d, q = spec
     N, k = U.shape
     y_flat = np.concatenate(ys)
+    X_flat = np.ascontiguousarray(np.concatenate(Xs))
     offsets = np.r_[0, np.cumsum([len(y) for y in ys])].astype(np.int64)
-    info = batch_information(y_flat, offsets, U, kappas, k_trend, p, d, q) / n_eff[:, None,
-                                                                                    None]
-    ridge = 1e-6 * (np.trace(info, axis1=1, axis2=2) / k + 1.0)
-    info += ridge[:, None, None] * np.eye(k)
-    L_inv = np.linalg.inv(np.linalg.cholesky(info))  # u_i = U_i + L_inv_i' z_i
+    info = ss.batch(y_flat, X_flat, offsets, U, kappas, tols, dims, True)[2]
+    L_inv = whitening(info / n_eff[:, None, None])  # u_i = U_i + L_inv_i' z_i
     last = {}
 
     def unpack(z):
         return U + np.einsum("nji,nj->ni", L_inv, z.reshape(N, k))
 
     def objective(z):
-        values, grads = batch_loglike_gradient(y_flat, offsets, unpack(z), kappas,
-                                               k_trend, p, d, q)
+        values, grads, _ = ss.batch(y_flat, X_flat, offsets, unpack(z), kappas, tols, dims)
         if not np.all(np.isfinite(values)):
             return np.inf, np.zeros_like(z)
         g = -np.einsum("nij,nj->ni", L_inv, grads) / n_eff[:, None]
@@ -115,77 +119,101 @@ PHASE_ITERATIONS = (10, 10, 1000)
 PHASES_MIN_SERIES = 64
 
 
-def _fit_models_mle(models, gtol):
-    spec = models[0]._spec()
-    k_trend, p, d, q = spec
-    scaled = [m._scaled(m.endog, m._start_params(m.endog)) for m in models]
-    ys = [s[0] for s in scaled]
-    kappas = np.array([s[1] for s in scaled])
-    scales = np.array([s[2] for s in scaled])
-    U = np.array([s[3] for s in scaled])
-    n_eff = np.array([m.nobs - d for m in models], dtype=float)
+def _joint_fit(models, starts, scalings, gtol):
+    """Joint MLE of ``models`` from ``starts``: (params, llf, accepted) per model."""
+    dims = models[0].spec.dims
+    ys = [m.endog / sc.scale for m, sc in zip(models, scalings)]
+    Xs = [m.regressors for m in models]
+    kappas = np.array([sc.kappa for sc in scalings])
+    tols = np.array([sc.tolerance for sc in scalings])
+    U = np.array([m.to_unconstrained(s, sc) for m, s, sc in zip(models, starts, scalings)])
+    n_eff = np.array([m.nobs_effective for m in models], dtype=float)
     g_pre = np.full(len(models), np.inf)
     active = np.arange(len(models))
     phases = PHASE_ITERATIONS if len(models) >= PHASES_MIN_SERIES else PHASE_ITERATIONS[-1:]
     for maxiter in phases:
-        U[active], g_pre[active] = _joint_run([ys[i] for i in active], U[active],
-                                              kappas[active], n_eff[active], spec, maxiter,
-                                              gtol)
+        U[active], g_pre[active] = _joint_run(
+            [ys[i] for i in active], [Xs[i] for i in active], U[active], kappas[active],
+            tols[active], n_eff[active], dims, maxiter, gtol)
         active = active[g_pre[active] > gtol]
         if active.size == 0:
             break
+    out = []
+    for m, u, sc, g in zip(models, U, scalings, g_pre):
+        params = m.from_unconstrained(u, sc)  # constrained: valid by construction
+        out.append((params, float(ss.loglike(m.endog, m.regressors, params, dims, ss.KAPPA,
+                                             ss.TOLERANCE)), g <= ACCEPT_GRADIENT))
+    return out
 
-    rows = []
+
+def _fit_models_mle(models, method, gtol):
+    """Every distinct start of every model (``ARIMA.start_candidates``), run jointly start
+    by start; each model keeps its best. A model whose best run did not converge is
+    refitted alone (``ARIMA.fit``), so a difficult series never gets a worse answer."""
+    scalings = [m.scaling() for m in models]
+    candidates = [m.start_candidates(method) for m in models]
+    best = [None] * len(models)
+    for rank in range(max(len(c) for c in candidates)):
+        idx = [i for i, c in enumerate(candidates) if rank < len(c)]
+        rows = _joint_fit([models[i] for i in idx], [candidates[i][rank][1] for i in idx],
+                          [scalings[i] for i in idx], gtol)
+        for i, (params, llf, ok) in zip(idx, rows):
+            if best[i] is None or llf > best[i].llf:
+                best[i] = FitResult(params, llf, bool(ok), candidates[i][rank][0])
     for i, m in enumerate(models):
-        if g_pre[i] <= ACCEPT_GRADIENT:
-            params = m._from_scaled(U[i], scales[i])  # constrained: valid by construction
-            rows.append((params, float(ss.loglike(m.endog, params, k_trend, p, d, q, ss.KAPPA)),
-                         True, False))
-        else:
-            r = m.fit(method="mle")
-            rows.append((r.params, r.llf, r.converged, True))
-    return rows
+        if not best[i].converged:
+            r = m.fit(method=method)
+            best[i] = FitResult(r.params, r.llf, r.converged, "refit")
+    return best
 
 
-def _fit_chunk(series, order, method, trend):  # a Dask task
-    return fit_models([ARIMA(y, order=order, trend=trend) for y in series], method)
+def _fit_chunk(series, exogs, kwargs, method):  # a Dask task
+    return fit_models([ARIMA(y, exog=x, **kwargs) for y, x in zip(series, exogs)], method)
 
 
 def fit_many(Y, order, method: str = "mle", trend=None, scheduler=None,
-             chunksize: int | None = None) -> ManyResults:
-    """Fit ARIMA(order) to every series of ``Y`` (an (N, n) array or a list of 1-D series
-    of any lengths).
+             chunksize: int | None = None, seasonal_order=None, exog=None) -> ManyResults:
+    """Fit ARIMA(order) x seasonal_order to every series of ``Y`` (an (N, n) array or a
+    list of 1-D series of any lengths); ``exog``: None, or one regressor array per series.
 
     ``scheduler=None`` fits them here, all at once, with the likelihoods computed in
     parallel over this machine's cores. ``scheduler="dask"`` splits the series into chunks
-    of ``chunksize`` (default 256) fitted as Dask tasks (the active ``distributed.Client``
-    if there is one, else Dask's default scheduler); a ``distributed.Client`` may also be
-    passed directly. Every series is validated before any work starts.
+    of ``chunksize`` (default: the series spread evenly over the cluster's workers, at most
+    1000 a chunk) fitted as Dask tasks (the active ``distributed.Client`` if there is one,
+    else Dask's default scheduler); a ``distributed.Client`` may also be passed directly.
+    Every series is validated before any work starts.
     """
-    order = _check_order(order)
+    order = check_order(order)
+    seasonal_order = check_seasonal_order(seasonal_order)
     if method not in ("mle", "css", "css-mle"):
         raise ValueError(f"method must be 'mle', 'css' or 'css-mle', got {method!r}")
     series = _as_series_list(Y)
+    if exog is None:
+        exogs = [None] * len(series)
+    else:
+        exogs = list(exog)
+        if len(exogs) != len(series):
+            raise ValueError(f"exog must hold one regressor array per series: {len(series)} "
+                             f"series, {len(exogs)} exog")
+    kwargs = dict(order=order, seasonal_order=seasonal_order, trend=trend)
     models = []
-    for i, y in enumerate(series):  # fail fast, naming the series
+    for i, (y, x) in enumerate(zip(series, exogs)):  # fail fast, naming the series
         try:
-            models.append(ARIMA(y, order=order, trend=trend))
+            models.append(ARIMA(y, exog=x, **kwargs))
         except (ValueError, TypeError) as e:
             raise type(e)(f"series {i}: {e}") from None
-    start_method = "css" if method == "css" else "mle"
-    if method == "css-mle":
-        # CSS estimates as the start, then the exact MLE (each series alone).
-        rows = [(r.params, r.llf, r.converged, True) for r in
-                (m.fit(method="css-mle") for m in models)]
-    elif scheduler is None:
-        rows = fit_models(models, start_method)
+    if len({m.spec for m in models}) > 1:
+        raise ValueError("every series must have the same regressors (exog columns)")
+    if scheduler is None:
+        rows = fit_models(models, method)
     elif scheduler == "dask" or hasattr(scheduler, "submit"):
         try:
             import dask
         except ImportError as e:
             raise RuntimeError("scheduler='dask' needs Dask: pip install 'tinyrnn[dask]'") from e
-        size = chunksize or 256
-        tasks = [dask.delayed(_fit_chunk)(series[i:i + size], order, start_method, trend)
+        size = chunksize or _chunk_size(len(series), scheduler)
+        tasks = [dask.delayed(_fit_chunk)(series[i:i + size], exogs[i:i + size], kwargs,
+                                          method)
                  for i in range(0, len(series), size)]
         parts = dask.compute(*tasks) if scheduler == "dask" else \
             scheduler.gather(scheduler.compute(tasks))
@@ -194,12 +222,32 @@ def fit_many(Y, order, method: str = "mle", trend=None, scheduler=None,
         raise ValueError(f"scheduler must be None, 'dask' or a distributed.Client, got "
                          f"{scheduler!r}")
 
-    params = np.array([r[0] for r in rows])
-    llf = np.array([r[1] for r in rows])
+    params = np.array([r.params for r in rows])
+    llf = np.array([r.llf for r in rows])
     k = params.shape[1]
-    n_eff = np.array([m.nobs - m.order[1] for m in models])
+    n_eff = np.array([m.nobs_effective for m in models])
     return ManyResults(params=params, llf=llf, aic=-2 * llf + 2 * k,
                        bic=-2 * llf + k * np.log(n_eff), sigma2=params[:, -1],
-                       converged=np.array([r[2] for r in rows]),
-                       refitted=np.array([r[3] for r in rows]),
+                       converged=np.array([r.converged for r in rows]),
+                       refitted=np.array([r.start == "refit" for r in rows]),
                        param_names=models[0].param_names)
+
+
+def _chunk_size(n_series, scheduler):
+    """Series per Dask task: an even share per worker thread (so every worker gets work),
+    at most 1000 (so a task's memory stays small)."""
+    workers = None
+    client = scheduler if hasattr(scheduler, "submit") else None
+    if client is None:
+        try:
+            from distributed import get_client
+            client = get_client()
+        except (ImportError, ValueError):
+            client = None
+    if client is not None:
+        try:
+            workers = sum(client.nthreads().values())
+        except Exception:  # noqa: BLE001 - a client without worker information
+            workers = None
+    workers = workers or os.cpu_count() or 1
+    return max(1, min(1000, -(-n_series // workers)))

@@ -1,7 +1,8 @@
-"""Conditional sum of squares (CSS) for ARMA on the differenced series.
+"""Conditional sum of squares (CSS) for the (reduced) ARMA of the differenced series.
 
-With w_t = (1 - L)^d y_t - c, the residuals are computed conditionally on the first p
-values and on zero pre-sample shocks::
+With w_t the differenced series less its regression (trend and exog, differenced alike),
+and phi, theta the reduced (seasonal times non-seasonal) AR and MA coefficients, the
+residuals are computed conditionally on the first p values and on zero pre-sample shocks::
 
     e_t = w_t - sum_i phi_i w_{t-i} - sum_j theta_j e_{t-j},    t = p, ..., n - 1
 
@@ -15,14 +16,14 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def css_residuals(w, const, ar, ma):
+def css_residuals(w, ar, ma):
     """Residuals e_p .. e_{n-1} of the CSS recursion (length n - p)."""
     n, p, q = w.shape[0], ar.shape[0], ma.shape[0]
-    e = np.zeros(n, dtype=ar.dtype if p else ma.dtype)
+    e = np.zeros(n)
     for t in range(p, n):
-        s = w[t] - const
+        s = w[t]
         for i in range(p):
-            s -= ar[i] * (w[t - 1 - i] - const)
+            s -= ar[i] * w[t - 1 - i]
         for j in range(q):
             if t - 1 - j >= p:
                 s -= ma[j] * e[t - 1 - j]

@@ -1,139 +1,253 @@
-"""ARIMA(p, d, q) in state-space form and its exact Gaussian likelihood (Kalman filter).
+"""Seasonal ARIMA with regressors in state-space form, its exact likelihood and score.
 
-The representation is statsmodels' SARIMAX one (``simple_differencing=False``), so that
-log-likelihoods agree to rounding. With m = d + r, r = max(p, q + 1), the state holds the
-d differencing levels followed by the r ARMA states::
+The representation is statsmodels' SARIMAX one (``simple_differencing=False``, regression
+with ARIMA errors as ``statsmodels.tsa.arima.model.ARIMA`` sets it up), so that
+log-likelihoods agree to rounding::
 
-    y_t     = Z alpha_t + c                      Z = [1 ... 1 | 1 0 ... 0]
-    alpha_{t+1} = T alpha_t + R eta_t,  eta_t ~ N(0, sigma2)
+    y_t = x_t' beta + Z alpha_t                  (trend columns are regressors too)
+    alpha_{t+1} = T alpha_t + R eta_t,   eta_t ~ N(0, sigma2)
 
-    T = [ U  1 0..0 ]     U: d x d upper triangle of ones (cumulative sums undo the
-        [ 0  A      ]        differencing); A: companion matrix, phi in its first column
-    R = [0..0 | 1 theta_1 .. theta_{r-1}]'
+The state holds ``n_diff = d + D s`` differencing states (d levels, then D blocks of the
+last s seasonal levels) and ``r = max(p + sP, q + sQ + 1)`` ARMA states. The ARMA block is
+a companion matrix of the *reduced* AR polynomial ``(1 - phi(L))(1 - Phi(L^s))`` with the
+reduced MA polynomial ``(1 + theta(L))(1 + Theta(L^s))`` in R. The ARMA block starts from
+its stationary distribution, the differencing states from an approximate diffuse prior
+(variance ``kappa`` = 1e6), and the first ``n_diff`` observations are left out of log L.
 
-The ARMA block starts from its stationary distribution (the Lyapunov equation
-``P = A P A' + sigma2 R R'``), the differencing block from an approximate diffuse prior
-(variance ``kappa`` = 1e6, mean 0), and the first ``burn`` = d observations are left out of
-the log-likelihood. With v_t = y_t - Z a_t - c and F_t = Z P_t Z'::
+Steady state: like statsmodels' filter, a time-invariant model (no regressors) stops
+updating P once a step changes it by a squared Frobenius norm below ``tolerance`` (1e-19),
+and from then on reuses that step's F_t, K_t and P_t. Models with regressors have a
+time-varying intercept, and statsmodels' filter never switches there, so neither does this.
 
-    log L = sum_{t >= burn} -1/2 (log 2 pi + log F_t + v_t^2 / F_t)
+``kalman`` is the one filter: it optionally carries the forward-mode derivatives of its
+state with respect to every parameter (the exact score), in the same pass. With
+' = d/d theta_i, and T', R' non-zero only in the ARMA block::
 
-Once P_t stops changing (a steady state), its update is skipped. Every function is
-Numba-compiled and generic in the dtype: the same code runs on complex numbers for
-complex-step derivatives, ``d log L / d theta_i = Im log L(theta + i h e_i) / h``.
+    v' = -(x_t' beta' + Z a'),   F' = Z P' Z',   K' = (T P' Z' + T' P Z') / F - K F' / F
+    a_{t+1}' = T a' + T' a + K' v + K v'
+    P_{t+1}' = T P' T' + T' P T' + T P T'' - (K' F K' + K F' K' + K F K'')
+               + sigma2' R R' + sigma2 (R' R' + R R'')      ('' : the transposed derivative)
+    log L_t' = -1/2 (F' / F + 2 v v' / F - v^2 F' / F^2)
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .transforms import constrain_stationary
 
 LOG_2PI = float(np.log(2 * np.pi))
-KAPPA = 1e6  # statsmodels' approximate-diffuse variance
-# P_t counts as steady once a step changes it by less than this, relative to its diagonal;
-# the later F_t then differ from the exact ones by ~1e-9 relative (log L by ~1e-7 over a
-# few hundred observations). Much tighter is never reached: after the diffuse prior (1e6)
-# rounding leaves ~1e-10 of noise in P.
-STEADY_STATE_TOL = 1e-9
+KAPPA = 1e6        # statsmodels' approximate-diffuse variance
+TOLERANCE = 1e-19  # statsmodels' steady-state tolerance on the squared change of P
+
+
+# --------------------------------------------------------------------------- parameters
+@njit(cache=True, nogil=True)
+def constrain(u, dims):
+    """Unconstrained optimiser vector -> parameters (statsmodels order): regressors as
+    they are, stationary AR and invertible MA polynomials, sigma2 = u^2."""
+    k_regr, p, q, P, Q = dims[0], dims[1], dims[2], dims[3], dims[4]
+    out = u.copy()
+    i = k_regr
+    for n, sign in ((p, 1.0), (q, -1.0), (P, 1.0), (Q, -1.0)):
+        if n:
+            out[i:i + n] = sign * constrain_stationary(u[i:i + n].copy())
+        i += n
+    out[i] = u[i] * u[i]
+    return out
 
 
 @njit(cache=True, nogil=True)
-def system(ar, ma, d):
-    """(T, R, Z) for AR coefficients ``ar``, MA coefficients ``ma`` and d differences."""
-    p, q = ar.shape[0], ma.shape[0]
-    r = max(p, q + 1)
-    m = d + r
-    dtype = ar.dtype if p else ma.dtype
-    T = np.zeros((m, m), dtype=dtype)
-    R = np.zeros(m, dtype=dtype)
-    Z = np.zeros(m, dtype=dtype)
-    for i in range(d):
-        for j in range(i, d + 1):
-            T[i, j] = 1.0
-        Z[i] = 1.0
-    for i in range(p):
-        T[d + i, d] = ar[i]
-    for i in range(r - 1):
-        T[d + i, d + i + 1] = 1.0
-    R[d] = 1.0
+def constrain_jacobian(u, dims):
+    """d constrain(u) / d u (k x k) by complex steps through the transforms."""
+    k = u.shape[0]
+    J = np.zeros((k, k))
+    h = 1e-30
+    uc = u.astype(np.complex128)
+    for i in range(k):
+        uc[i] += 1j * h
+        col = constrain(uc, dims)
+        for j in range(k):
+            J[j, i] = col[j].imag / h
+        uc[i] -= 1j * h
+    return J
+
+
+@njit(cache=True, nogil=True)
+def reduced_arma(params, dims):
+    """The reduced AR and MA coefficients and their Jacobians in the parameters.
+
+    phi_red (p + sP): ``1 - phi_red(L) = (1 - phi(L))(1 - Phi(L^s))``;
+    theta_red (q + sQ): ``1 + theta_red(L) = (1 + theta(L))(1 + Theta(L^s))``;
+    dphi (k, p + sP) and dtheta (k, q + sQ): their derivatives in each parameter."""
+    k_regr, p, q, P, Q, s = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
+    k = params.shape[0]
+    i_ar, i_ma = k_regr, k_regr + p
+    i_sar, i_sma = k_regr + p + q, k_regr + p + q + P
+    nar, nma = p + s * P, q + s * Q
+    # lag polynomials as coefficient arrays (index = power of L)
+    a = np.zeros(p + 1)
+    a[0] = 1.0
+    A = np.zeros(s * P + 1)
+    A[0] = 1.0
+    b = np.zeros(q + 1)
+    b[0] = 1.0
+    B = np.zeros(s * Q + 1)
+    B[0] = 1.0
+    for j in range(p):
+        a[j + 1] = -params[i_ar + j]
+    for j in range(P):
+        A[s * (j + 1)] = -params[i_sar + j]
     for j in range(q):
-        R[d + 1 + j] = ma[j]
-    Z[d] = 1.0
+        b[j + 1] = params[i_ma + j]
+    for j in range(Q):
+        B[s * (j + 1)] = params[i_sma + j]
+    phi = np.zeros(nar)
+    theta = np.zeros(nma)
+    for i in range(p + 1):
+        for j in range(s * P + 1):
+            if i + j > 0:
+                phi[i + j - 1] -= a[i] * A[j]
+    for i in range(q + 1):
+        for j in range(s * Q + 1):
+            if i + j > 0:
+                theta[i + j - 1] += b[i] * B[j]
+    dphi = np.zeros((k, nar))
+    dtheta = np.zeros((k, nma))
+    for j in range(p):  # d/d phi_j of -(a A): L^{j+1} A(L)
+        for l in range(s * P + 1):
+            dphi[i_ar + j, j + l] += A[l]
+    for j in range(P):  # L^{s(j+1)} a(L)
+        for l in range(p + 1):
+            dphi[i_sar + j, s * (j + 1) + l - 1] += a[l]
+    for j in range(q):  # L^{j+1} B(L)
+        for l in range(s * Q + 1):
+            dtheta[i_ma + j, j + l] += B[l]
+    for j in range(Q):  # L^{s(j+1)} b(L)
+        for l in range(q + 1):
+            dtheta[i_sma + j, s * (j + 1) + l - 1] += b[l]
+    return phi, theta, dphi, dtheta
+
+
+@njit(cache=True, nogil=True)
+def system(phi, theta, dims):
+    """(T, R, Z) for reduced AR ``phi`` and MA ``theta`` coefficients (statsmodels'
+    SARIMAX layout: d levels, D seasonal blocks of s, then the ARMA companion block)."""
+    s, d, D = dims[5], dims[6], dims[7]
+    nd = d + D * s
+    r = max(phi.shape[0], theta.shape[0] + 1)
+    m = nd + r
+    T = np.zeros((m, m))
+    R = np.zeros(m)
+    Z = np.zeros(m)
+    for i in range(d):
+        Z[i] = 1.0
+        for j in range(i, d):
+            T[i, j] = 1.0
+        for b in range(D):
+            T[i, d + b * s + s - 1] = 1.0
+        T[i, nd] = 1.0
+    for b in range(D):
+        start = d + b * s
+        Z[start + s - 1] = 1.0
+        T[start, start + s - 1] = 1.0
+        for j in range(1, s):
+            T[start + j, start + j - 1] = 1.0
+        if b < D - 1:
+            T[start, start + 2 * s - 1] = 1.0
+        T[start, nd] = 1.0
+    Z[nd] = 1.0
+    for i in range(phi.shape[0]):
+        T[nd + i, nd] = phi[i]
+    for i in range(r - 1):
+        T[nd + i, nd + i + 1] = 1.0
+    R[nd] = 1.0
+    for j in range(theta.shape[0]):
+        R[nd + 1 + j] = theta[j]
     return T, R, Z
 
 
+# --------------------------------------------------------------------------- initial state
 @njit(cache=True, nogil=True, inline="always")
 def _matmul(X, Y, out):
     """out = X @ Y with plain loops: these matrices are tiny, a BLAS call costs more."""
     n, k, m = X.shape[0], X.shape[1], Y.shape[1]
     for i in range(n):
         for j in range(m):
-            s = 0.0 * X[0, 0]
+            s = 0.0
             for l in range(k):
                 s += X[i, l] * Y[l, j]
             out[i, j] = s
     return out
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _matmul_t(X, Y, out):
-    """out = X @ Y.T"""
-    n, k, m = X.shape[0], X.shape[1], Y.shape[0]
-    for i in range(n):
-        for j in range(m):
-            s = 0.0 * X[0, 0]
-            for l in range(k):
-                s += X[i, l] * Y[j, l]
-            out[i, j] = s
-    return out
-
-
 @njit(cache=True, nogil=True)
-def stationary_cov(A, Rr, sigma2):
-    """Solve ``P = A P A' + sigma2 Rr Rr'`` for a stable A by doubling:
-    ``P = sum_k A^k Q A'^k`` summed as ``P <- P + A_j P A_j'``, ``A_j <- A_j^2``, which
-    needs log2 of the number of terms iterations (a few matrix products each) instead of
-    a solve with r^2 unknowns."""
-    r = A.shape[0]
-    P = sigma2 * np.outer(Rr, Rr)
+def lyapunov(A, Qs):
+    """Solve ``X_i = A X_i A' + Qs[i]`` for every i (A stable) by doubling:
+    ``X = sum_k A^k Q A'^k`` summed as ``X <- X + A_j X A_j'``, ``A_j <- A_j^2`` (shared
+    powers), which takes log2 of the number of terms iterations."""
+    k, r = Qs.shape[0], A.shape[0]
+    X = Qs.copy()
     Aj = A.copy()
-    AP = np.empty_like(P)
-    tmp = np.empty_like(P)
+    AX = np.empty((r, r))
+    tmp = np.empty((r, r))
     for _ in range(64):
-        _matmul(Aj, P, AP)
-        _matmul_t(AP, Aj, tmp)
-        P += tmp
+        for i in range(k):
+            _matmul(Aj, X[i], AX)
+            for a in range(r):
+                for b in range(r):
+                    acc = 0.0
+                    for c in range(r):
+                        acc += AX[a, c] * Aj[b, c]
+                    tmp[a, b] = acc
+            X[i] += tmp
         _matmul(Aj, Aj, tmp)
         Aj[:, :] = tmp
-        size = 0.0
-        for i in range(r):
-            for j in range(r):
-                size = max(size, abs(Aj[i, j].real) + abs(Aj[i, j].imag))
-        if size < 1e-13:  # the remaining terms are below rounding of P
+        if np.max(np.abs(Aj)) < 1e-13:  # the remaining terms are below rounding of X
             break
-    return P
+    return X
 
 
 @njit(cache=True, nogil=True)
-def initial_state(T, R, d, sigma2, kappa):
-    """a_0 = 0; P_0 = diag(kappa I_d, stationary ARMA covariance)."""
-    m = T.shape[0]
-    P = np.zeros((m, m), dtype=T.dtype)
-    for i in range(d):
+def initial_state(T, R, dTcol, dR, dsig, nd, sigma2, kappa):
+    """a_0 = 0, P_0 = diag(kappa I_nd, stationary ARMA covariance), and the derivatives
+    of P_0 (the Lyapunov equation differentiated) for each of the ``dTcol.shape[0]``
+    derivative directions."""
+    m, kd = T.shape[0], dTcol.shape[0]
+    r = m - nd
+    A = T[nd:, nd:].copy()
+    Rr = R[nd:].copy()
+    rhs = np.zeros((kd + 1, r, r))
+    for a in range(r):
+        for b in range(r):
+            rhs[kd, a, b] = sigma2 * Rr[a] * Rr[b]
+    X = lyapunov(A, rhs[kd:])[0]
+    P = np.zeros((m, m))
+    for i in range(nd):
         P[i, i] = kappa
-    P[d:, d:] = stationary_cov(T[d:, d:].copy(), R[d:].copy(), sigma2)
-    return np.zeros(m, dtype=T.dtype), P
+    P[nd:, nd:] = X
+    dP = np.zeros((kd, m, m))
+    if kd:
+        AX = np.empty((r, r))
+        _matmul(A, X, AX)
+        for i in range(kd):  # dA X A' + A X dA' + d(sigma2 Rr Rr'), dA = dTcol e_0'
+            for a in range(r):
+                for b in range(r):
+                    rhs[i, a, b] = (dTcol[i, nd + a] * AX[b, 0] + AX[a, 0] * dTcol[i, nd + b]
+                                    + dsig[i] * Rr[a] * Rr[b]
+                                    + sigma2 * (dR[i, nd + a] * Rr[b] + Rr[a] * dR[i, nd + b]))
+        dX = lyapunov(A, rhs[:kd])
+        dP[:, nd:, nd:] = dX
+    return np.zeros(m), P, np.zeros((m, kd)), dP
 
 
 @njit(cache=True, nogil=True)
 def _sparse_rows(T):
-    """T's non-zeros row by row (CSR): T has at most d + 1 of them per row, so products
-    with T cost O(m^2) instead of O(m^3)."""
+    """T's non-zeros row by row (CSR): products with T cost O(m nnz) instead of O(m^3)."""
     m = T.shape[0]
     ptr = np.zeros(m + 1, dtype=np.int64)
     cols = np.empty(m * m, dtype=np.int64)
-    vals = np.empty(m * m, dtype=T.dtype)
+    vals = np.empty(m * m)
     n = 0
     for i in range(m):
         for j in range(m):
@@ -145,147 +259,271 @@ def _sparse_rows(T):
     return ptr, cols, vals
 
 
-@njit(cache=True, nogil=True)
-def kalman(y, T, R, Z, c, sigma2, a, P, burn, llf_obs, fitted, F_out):
-    """Run the filter over y from the predicted state (a, P), in place.
+# --------------------------------------------------------------------------- the filter
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def kalman(y, X, beta, T, R, Z, sigma2, a, P, burn, tolerance, dTcol, dR, dsig, da, dP,
+           llf_obs, scores, fitted, F_out):
+    """Run the filter over y from the predicted state (a, P), in place; return log L.
 
-    Writes per-observation log-likelihoods (0 inside the burn-in), one-step predictions
-    and their variances; returns the total log-likelihood. (a, P) end as the prediction
-    for the step after the last observation, ready for forecasting.
-    """
-    n, m = y.shape[0], T.shape[0]
+    ``X @ beta`` is the observation intercept. Writes per-observation log-likelihoods (0
+    inside the burn-in), one-step predictions and their variances. (a, P) end as the
+    prediction for the step after the last observation. With ``kd = dTcol.shape[0] > 0``
+    derivative directions (the first ``X.shape[1]`` of them the regression coefficients;
+    ``dTcol[i]`` the derivative of T's ARMA column, ``dR[i]`` of R, ``dsig[i]`` of sigma2)
+    it carries ``da`` (m, kd) and ``dP`` (kd, m, m) along and writes ``scores[t, i] = d log L_t / d theta_i``.
+    ``tolerance`` < 0: never switch to the steady state."""
+    n, m, kd, kx = y.shape[0], T.shape[0], dTcol.shape[0], X.shape[1]
+    nd = burn  # the differencing states come first; the ARMA column is nd
     ptr, cols, vals = _sparse_rows(T)
-    zero = 0.0 * sigma2
-    llf = zero
-    TP = np.empty((m, m), dtype=P.dtype)
-    PZ = np.empty(m, dtype=P.dtype)
-    K = np.empty(m, dtype=P.dtype)
-    a_new = np.empty(m, dtype=P.dtype)
-    converged = False
+    llf = 0.0
+    TP = np.empty((m, m))
+    P_new = np.empty((m, m))
+    PZ = np.empty(m)
+    K = np.empty(m)
+    a_new = np.empty(m)
+    dPZ = np.empty((kd, m))
+    dF = np.empty(kd)
+    dv = np.empty(kd)
+    dK = np.empty((m, kd))      # state-major (m, kd), like da: the per-step updates of
+    da_new = np.empty((m, kd))  # the means run over parameters in the inner loops
+    dTc = np.ascontiguousarray(dTcol.T)
+    TdP = np.empty((m, m))
+    g = np.empty(m)
+    zi = np.flatnonzero(Z)  # Z's few non-zeros: P Z' costs m nnz(Z), not m^2
+    converged = False  # P (and dP) no longer change
+    frozen = False     # F, K (and dF, dK) computed from the converged P
+    F = 1.0
     for t in range(n):
+        c = 0.0
+        for j in range(kx):
+            c += X[t, j] * beta[j]
         yhat = c
-        for i in range(m):
+        for i in zi:
             yhat += Z[i] * a[i]
-        for i in range(m):
-            s = zero
-            for j in range(m):
-                s += P[i, j] * Z[j]
-            PZ[i] = s
-        F = zero
-        for i in range(m):
-            F += Z[i] * PZ[i]
         v = y[t] - yhat
+        if not frozen:
+            for i in range(m):
+                acc = 0.0
+                for j in zi:
+                    acc += P[i, j] * Z[j]
+                PZ[i] = acc
+            F = 0.0
+            for i in zi:
+                F += Z[i] * PZ[i]
+            for e in range(kd):
+                for i in range(m):
+                    acc = 0.0
+                    for j in zi:
+                        acc += dP[e, i, j] * Z[j]
+                    dPZ[e, i] = acc
+                f = 0.0
+                for i in zi:
+                    f += Z[i] * dPZ[e, i]
+                dF[e] = f
+        for e in range(kd):
+            dv[e] = -X[t, e] if e < kx else 0.0
+        for i in range(m):
+            if Z[i] != 0:
+                for e in range(kd):
+                    dv[e] -= Z[i] * da[i, e]
         fitted[t] = yhat
         F_out[t] = F
         if t >= burn:
             llf_obs[t] = -0.5 * (LOG_2PI + np.log(F) + v * v / F)
             llf += llf_obs[t]
+            for e in range(kd):
+                scores[t, e] = -0.5 * (dF[e] / F + 2 * v * dv[e] / F - v * v * dF[e] / (F * F))
         else:
             llf_obs[t] = 0.0
-        for i in range(m):  # K = T P Z' / F;  a <- T a + K v
-            s, sa = zero, zero
+            for e in range(kd):
+                scores[t, e] = 0.0
+        # K = T P Z' / F;  a <- T a + K v  (and their derivatives)
+        if not frozen:
+            for i in range(m):
+                acc = 0.0
+                for nz in range(ptr[i], ptr[i + 1]):
+                    acc += vals[nz] * PZ[cols[nz]]
+                K[i] = acc / F
+            for e in range(kd):
+                for i in range(m):
+                    acc = dTcol[e, i] * PZ[nd]
+                    for nz in range(ptr[i], ptr[i + 1]):
+                        acc += vals[nz] * dPZ[e, cols[nz]]
+                    dK[i, e] = acc / F - K[i] * dF[e] / F
+        for i in range(m):
+            acc = K[i] * v
             for nz in range(ptr[i], ptr[i + 1]):
-                s += vals[nz] * PZ[cols[nz]]
-                sa += vals[nz] * a[cols[nz]]
-            K[i] = s / F
-            a_new[i] = sa + K[i] * v
+                acc += vals[nz] * a[cols[nz]]
+            a_new[i] = acc
+        if kd:
+            for i in range(m):
+                for e in range(kd):
+                    da_new[i, e] = dTc[i, e] * a[nd] + dK[i, e] * v + K[i] * dv[e]
+                for nz in range(ptr[i], ptr[i + 1]):
+                    c, w = cols[nz], vals[nz]
+                    for e in range(kd):
+                        da_new[i, e] += w * da[c, e]
+            da[:, :] = da_new
         a[:] = a_new
         if converged:
+            frozen = True
             continue
-        # P <- T P T' - K F K' + sigma2 R R'
+        # P <- T P T' - K F K' + sigma2 R R'   (and the same for each derivative)
         for i in range(m):
             for j in range(m):
-                s = zero
+                acc = 0.0
                 for nz in range(ptr[i], ptr[i + 1]):
-                    s += vals[nz] * P[cols[nz], j]
-                TP[i, j] = s
+                    acc += vals[nz] * P[cols[nz], j]
+                TP[i, j] = acc
         change = 0.0
         for i in range(m):
             for j in range(i, m):
-                s = sigma2 * R[i] * R[j] - K[i] * F * K[j]
+                acc = sigma2 * R[i] * R[j] - K[i] * F * K[j]
                 for nz in range(ptr[j], ptr[j + 1]):
-                    s += TP[i, cols[nz]] * vals[nz]
-                diff = s - P[i, j]
-                change = max(change, abs(diff.real) + abs(diff.imag))
-                P[i, j] = s
-                P[j, i] = s
-        # Steady state: both the value and (in complex-step runs) its derivative.
-        scale = 0.0
-        for i in range(m):
-            scale = max(scale, abs(P[i, i].real) + abs(P[i, i].imag))
-        converged = t >= burn and change <= STEADY_STATE_TOL * scale
+                    acc += TP[i, cols[nz]] * vals[nz]
+                P_new[i, j] = acc
+                P_new[j, i] = acc
+                diff = acc - P[i, j]
+                change += diff * diff if i == j else 2 * diff * diff
+        converged = tolerance >= 0 and t >= 1 and change < tolerance
+        if converged:  # statsmodels keeps the P_t (and so F_t, K_t) it converged at
+            continue
+        P[:, :] = P_new
+        for e in range(kd):
+            for i in range(m):  # T dP_e
+                for j in range(m):
+                    acc = 0.0
+                    for nz in range(ptr[i], ptr[i + 1]):
+                        acc += vals[nz] * dP[e, cols[nz], j]
+                    TdP[i, j] = acc
+            # (K F K')' = g K' + K g' with g = F K' + F' K / 2; the T', R' and sigma2'
+            # terms only for the directions that have them.
+            for i in range(m):
+                g[i] = F * dK[i, e] + 0.5 * dF[e] * K[i]
+            has_T, has_R = dTcol[e].any(), dR[e].any()
+            for i in range(m):  # T dP_e T' + the terms from T', K', F', R', sigma2'
+                for j in range(i, m):
+                    acc = 0.0
+                    for nz in range(ptr[j], ptr[j + 1]):
+                        acc += TdP[i, cols[nz]] * vals[nz]
+                    acc -= g[i] * K[j] + K[i] * g[j]
+                    if has_T:
+                        acc += dTcol[e, i] * TP[j, nd] + TP[i, nd] * dTcol[e, j]
+                    if has_R:
+                        acc += sigma2 * (dR[e, i] * R[j] + R[i] * dR[e, j])
+                    if dsig[e] != 0.0:
+                        acc += dsig[e] * R[i] * R[j]
+                    dP[e, i, j] = acc  # safe in place: only TdP is read from here on
+                    dP[e, j, i] = acc
     return llf
 
 
 @njit(cache=True, nogil=True)
-def split_params(params, k_trend, p, q):
-    """(const, ar, ma, sigma2) from the statsmodels-ordered constrained vector."""
-    const = params[0] if k_trend else 0.0 * params[0]
-    ar = params[k_trend:k_trend + p].copy()
-    ma = params[k_trend + p:k_trend + p + q].copy()
-    return const, ar, ma, params[k_trend + p + q]
+def _directions(params, dims, m, nd, with_derivatives):
+    phi, theta, dphi, dtheta = reduced_arma(params, dims)
+    k = params.shape[0] if with_derivatives else 0
+    dTcol = np.zeros((k, m))
+    dR = np.zeros((k, m))
+    dsig = np.zeros(k)
+    for e in range(k):
+        for i in range(phi.shape[0]):
+            dTcol[e, nd + i] = dphi[e, i]
+        for j in range(theta.shape[0]):
+            dR[e, nd + 1 + j] = dtheta[e, j]
+    if k:
+        dsig[k - 1] = 1.0
+    return phi, theta, dTcol, dR, dsig
 
 
 @njit(cache=True, nogil=True)
-def constrain(u, k_trend, p, q):
-    """Unconstrained optimiser vector -> [const, ar (stationary), ma (invertible), sigma2]."""
-    out = u.copy()
-    if p:
-        out[k_trend:k_trend + p] = constrain_stationary(u[k_trend:k_trend + p].copy())
-    if q:
-        out[k_trend + p:k_trend + p + q] = -constrain_stationary(
-            u[k_trend + p:k_trend + p + q].copy())
-    s = u[k_trend + p + q]
-    out[k_trend + p + q] = s * s
-    return out
-
-
-@njit(cache=True, nogil=True)
-def loglike(y, params, k_trend, p, d, q, kappa):
-    """Exact log-likelihood at constrained params (statsmodels order)."""
-    const, ar, ma, sigma2 = split_params(params, k_trend, p, q)
-    T, R, Z = system(ar, ma, d)
-    a, P = initial_state(T, R, d, sigma2, kappa)
-    n = y.shape[0]
-    work = np.empty(n, dtype=params.dtype)
-    fitted = np.empty(n, dtype=params.dtype)
-    F = np.empty(n, dtype=params.dtype)
-    return kalman(y.astype(params.dtype), T, R, Z, const, sigma2, a, P, d, work, fitted, F)
-
-
-@njit(cache=True, nogil=True)
-def loglike_and_grad(y, u, k_trend, p, d, q, kappa):
-    """log L at unconstrained u and its exact gradient by complex steps."""
-    k = u.shape[0]
-    value = loglike(y, constrain(u, k_trend, p, q), k_trend, p, d, q, kappa).real
-    grad = np.empty(k)
-    h = 1e-30
-    uc = u.astype(np.complex128)
-    for i in range(k):
-        uc[i] += 1j * h
-        grad[i] = loglike(y, constrain(uc, k_trend, p, q), k_trend, p, d, q, kappa).imag / h
-        uc[i] -= 1j * h
-    return value, grad
-
-
-@njit(cache=True, nogil=True)
-def score_obs(y, params, k_trend, p, d, q, kappa):
-    """Per-observation scores d log L_t / d params (n, k) at constrained params."""
+def run(y, X, params, dims, kappa, tolerance, with_scores):
+    """Filter y at ``params``: (log L, per-observation log L, scores (n, k) or (n, 0),
+    predictions, their variances, and the final predicted state a, P)."""
+    k_regr, s, d, D = dims[0], dims[5], dims[6], dims[7]
+    nd = d + D * s
     n, k = y.shape[0], params.shape[0]
-    out = np.empty((n, k))
-    h = 1e-30
-    pc = params.astype(np.complex128)
-    fitted = np.empty(n, dtype=np.complex128)
-    F = np.empty(n, dtype=np.complex128)
-    obs = np.empty(n, dtype=np.complex128)
-    yc = y.astype(np.complex128)
-    for i in range(k):
-        pc[i] += 1j * h
-        const, ar, ma, sigma2 = split_params(pc, k_trend, p, q)
-        T, R, Z = system(ar, ma, d)
-        a, P = initial_state(T, R, d, sigma2, kappa)
-        kalman(yc, T, R, Z, const, sigma2, a, P, d, obs, fitted, F)
-        for t in range(n):
-            out[t, i] = obs[t].imag / h
-        pc[i] -= 1j * h
-    return out
+    p_red = dims[1] + s * dims[3]
+    q_red = dims[2] + s * dims[4]
+    m = nd + max(p_red, q_red + 1)
+    phi, theta, dTcol, dR, dsig = _directions(params, dims, m, nd, with_scores)
+    T, R, Z = system(phi, theta, dims)
+    sigma2 = params[k - 1]
+    a, P, da, dP = initial_state(T, R, dTcol, dR, dsig, nd, sigma2, kappa)
+    if k_regr:
+        tolerance = -1.0  # a time-varying intercept: statsmodels never goes steady
+    llf_obs, fitted, F = np.empty(n), np.empty(n), np.empty(n)
+    scores = np.empty((n, dTcol.shape[0]))
+    llf = kalman(y, X, params[:k_regr], T, R, Z, sigma2, a, P, nd, tolerance, dTcol, dR,
+                 dsig, da, dP, llf_obs, scores, fitted, F)
+    return llf, llf_obs, scores, fitted, F, a, P
+
+
+@njit(cache=True, nogil=True)
+def loglike(y, X, params, dims, kappa, tolerance):
+    """Exact log-likelihood at (constrained, statsmodels-ordered) ``params``."""
+    return run(y, X, params, dims, kappa, tolerance, False)[0]
+
+
+@njit(cache=True, nogil=True)
+def loglike_and_gradient(y, X, u, dims, kappa, tolerance):
+    """log L at unconstrained ``u`` and its exact gradient d log L / d u."""
+    params = constrain(u, dims)
+    out = run(y, X, params, dims, kappa, tolerance, True)
+    g = out[2].sum(axis=0)
+    return out[0], constrain_jacobian(u, dims).T @ g
+
+
+@njit(cache=True, nogil=True)
+def information(y, X, u, dims, kappa, tolerance):
+    """The outer product of the per-observation scores in unconstrained coordinates."""
+    params = constrain(u, dims)
+    S = run(y, X, params, dims, kappa, tolerance, True)[2] @ constrain_jacobian(u, dims)
+    return S.T @ S
+
+
+# --------------------------------------------------------------------------- many series
+@njit(cache=True, nogil=True)
+def _batch_item(i, y_flat, X_flat, offsets, U, kappas, tols, dims, want_info, values, grads,
+                info):
+    y = y_flat[offsets[i]:offsets[i + 1]]
+    X = X_flat[offsets[i]:offsets[i + 1]]
+    if want_info:
+        info[i] = information(y, X, U[i], dims, kappas[i], tols[i])
+    else:
+        values[i], grads[i] = loglike_and_gradient(y, X, U[i], dims, kappas[i], tols[i])
+
+
+# Serial and parallel drivers are separate functions: Numba's cache keys on the function,
+# so one function compiled both ways would mix up its cache entries.
+@njit(cache=True, nogil=True)
+def _batch_serial(y_flat, X_flat, offsets, U, kappas, tols, dims, want_info):
+    N, k = U.shape
+    values, grads = np.empty(N), np.empty((N, k))
+    info = np.empty((N if want_info else 0, k, k))
+    for i in range(N):
+        _batch_item(i, y_flat, X_flat, offsets, U, kappas, tols, dims, want_info, values,
+                    grads, info)
+    return values, grads, info
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _batch_parallel(y_flat, X_flat, offsets, U, kappas, tols, dims, want_info):
+    N, k = U.shape
+    values, grads = np.empty(N), np.empty((N, k))
+    info = np.empty((N if want_info else 0, k, k))
+    for i in prange(N):
+        _batch_item(i, y_flat, X_flat, offsets, U, kappas, tols, dims, want_info, values,
+                    grads, info)
+    return values, grads, info
+
+
+# Threads pay off only for enough series; a small batch (a walk-forward) runs serially.
+PARALLEL_MIN_SERIES = 64
+
+
+def batch(y_flat, X_flat, offsets, U, kappas, tols, dims, want_info=False):
+    """log L and its gradient (or, with ``want_info``, the OPG information) for many series
+    at once, in parallel over series. Series i is ``y_flat[offsets[i]:offsets[i + 1]]``
+    (regressors the same rows of ``X_flat``) at unconstrained ``U[i]``."""
+    fn = _batch_parallel if U.shape[0] >= PARALLEL_MIN_SERIES else _batch_serial
+    return fn(y_flat, X_flat, offsets, U, kappas, tols, dims, want_info)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .batch import fit_models
-from .model import ARIMA, _check_endog
+from .model import ARIMA
+from .spec import check_endog, check_exog
 
 
 @dataclass
@@ -43,27 +44,34 @@ class WalkForwardResult:
 
 
 def walk_forward(y, order=(5, 1, 0), train_frac: float = 0.66, trend=None,
-                 method: str = "mle") -> WalkForwardResult:
+                 method: str = "mle", seasonal_order=None, exog=None) -> WalkForwardResult:
     """Train on the first ``int(len(y) * train_frac)`` points; then, for each later point,
-    fit ARIMA(order) on everything seen so far, forecast one step, and add the point::
+    fit the model on everything seen so far, forecast one step, and add the point::
 
         size = int(len(y) * train_frac); history = y[:size]
         for t in test: yhat = ARIMA(history, order).fit().forecast()[0]; history += [t]
+
+    ``exog`` (one row per observation of y) are regressors known in advance: the forecast
+    for step t uses row t.
     """
-    y = _check_endog(y)
+    y = check_endog(y)
+    X = check_exog(exog, len(y))[0] if exog is not None else None
     if not 0 < train_frac < 1:
         raise ValueError(f"train_frac must be in (0, 1), got {train_frac}")
     size = int(len(y) * train_frac)
     if size < 1 or size >= len(y):
         raise ValueError(f"train_frac={train_frac} leaves no training or no test data for "
                          f"{len(y)} points")
-    # The refits are independent (each starts from its own Hannan-Rissanen values), so
-    # they are fitted together, as one batch: the same estimates as one fit after another.
-    models = [ARIMA(y[:t], order=order, trend=trend) for t in range(size, len(y))]
+    # The refits are independent (each from its own starts), so they are fitted together,
+    # as one batch: the same estimates as one fit after another.
+    models = [ARIMA(y[:t], exog=None if X is None else X[:t], order=order,
+                    seasonal_order=seasonal_order, trend=trend) for t in range(size, len(y))]
     # Tighter than fit_many's default: a forecast moves with the estimates, not only with
     # log L (on shampoo: MSE 7924.6355 here, 7924.6372 at the exact maximum).
     rows = fit_models(models, method, gtol=1e-5)
-    predictions = np.array([m.filter(row[0]).forecast()[0] for m, row in zip(models, rows)])
+    predictions = np.array([
+        m.filter(r.params).forecast(1, exog=None if X is None else X[t:t + 1])[0]
+        for t, m, r in zip(range(size, len(y)), models, rows)])
     expected = y[size:]
     mse = float(np.mean((expected - predictions) ** 2))
     return WalkForwardResult(predictions, expected, mse, float(np.sqrt(mse)), size)
