@@ -47,8 +47,8 @@ GRAPH_MAX_BYTES = 64 << 20
 
 
 def blas_threads(B, H):
-    """No CPU BLAS runs around this kernel."""
-    return None
+    """(around, loop): no CPU BLAS thread setting around this kernel or in its loop."""
+    return None, None
 
 
 def kernel_source(path: Path = SOURCE, _included=None) -> str:

@@ -67,13 +67,16 @@ def strategy(B: int, outputs: int) -> str:
 
 
 def blas_threads(B: int, H: int, gates: int):
-    """BLAS threads around a kernel of B rows, H units and ``gates`` gate blocks: one around
-    the fused loops and around small per-step GEMMs (spinning BLAS workers would slow the
-    compiled loops, see tinyrnn/threads.py); BLAS's own choice around large ones."""
+    """BLAS threads ``(around, loop)`` for a kernel of B rows, H units and ``gates`` gate
+    blocks: ``around`` for the GEMMs over all steps before and after the time loop, ``loop``
+    inside it (None: BLAS's own choice). The fused loops run on all cores, so the GEMMs
+    around them take one thread (spinning BLAS workers would slow them, see
+    tinyrnn/threads.py). The per-step GEMM loop runs on one core, so the GEMMs around it may
+    take all; its small per-step GEMMs take one thread."""
     outputs = gates * H
-    if strategy(B, outputs) == "fused" or B * outputs * H < BLAS_MULTITHREAD_MIN_MACS:
-        return 1
-    return None
+    if strategy(B, outputs) == "fused":
+        return 1, 1
+    return None, (1 if B * outputs * H < BLAS_MULTITHREAD_MIN_MACS else None)
 
 
 def row_blocks(B: int) -> int:

@@ -21,8 +21,8 @@ from .numpy_common import step_states
 
 
 def blas_threads(B, H):
-    """BLAS threads for the GEMMs around this kernel: None leaves BLAS as configured."""
-    return None
+    """(around, loop): no CPU BLAS thread setting around this kernel or in its loop."""
+    return None, None
 
 
 def _activate(xp, a, nonlinearity):

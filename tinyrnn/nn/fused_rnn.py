@@ -67,22 +67,24 @@ def recurrent_direction(cell: Cell, x, state0, w_ih, w_hh, b_ih, b_hh, *, option
             # b_hn sits inside r * (W_hn h + b_hn): it stays in the time loop.
             folded[2 * H:] = b_ih.data[2 * H:]
             loop_options["b_hn"] = xp.ascontiguousarray(b_hh.data[2 * H:])
-    threads = kernel.blas_threads(B, H)
-    with blas_threads(threads):
+    around, loop = kernel.blas_threads(B, H)
+    with blas_threads(around):
         # dot, not matmul: for a few input features (I = 1) NumPy's matmul takes a slow
         # non-BLAS loop over the transposed view (measured: 6x slower at I = 1).
         xw = xp.dot(x2, w_ih.data.T)
         if b_ih is not None:
             xw += folded
+    with blas_threads(loop):
         ys, saved = kernel.forward(xw.reshape(T, B, GH), w_hh_data, h0, lengths,
                                    **loop_options)
     out = _gather_time(ys, order, axis=1) if reverse else ys
 
     def backward(g):
         g_ys = xp.ascontiguousarray(_gather_time(g, order, axis=1) if reverse else g)
-        with blas_threads(threads):
+        with blas_threads(loop):
             d_xw, d_hw, d_state0 = kernel.backward(g_ys, ys, saved, h0, w_hh_data, truncate,
                                                    lengths, **loop_options)
+        with blas_threads(around):
             d_xw2 = d_xw.reshape(T * B, GH)
             d_x = None
             if x.requires_grad:
