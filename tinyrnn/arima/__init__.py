@@ -6,6 +6,7 @@ conventions, in NumPy and Numba.
     res = ARIMA(y, order=(0, 1, 1), seasonal_order=(0, 1, 1, 12)).fit()
     res.params, res.llf, res.aic, res.forecast(3), res.get_forecast(3).conf_int()
 """
+from ..jit import announce
 from .batch import ManyResults, fit_many
 from .datasets import load_airpassengers, load_shampoo
 from .model import ARIMA, FitResult, Scaling
@@ -17,3 +18,5 @@ __all__ = ["ARIMA", "ARIMAResults", "Forecast", "walk_forward", "WalkForwardResu
            "fit_many", "ManyResults", "FitResult", "Scaling", "Spec", "check_endog",
            "check_exog", "check_order", "check_seasonal_order", "load_shampoo",
            "load_airpassengers"]
+
+announce()  # the first compilation of the ARIMA kernels says so on stderr

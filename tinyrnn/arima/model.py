@@ -50,7 +50,6 @@ MLE_OPTIONS = {"maxiter": 1000, "ftol": 1e-10, "gtol": 1e-5}
 SCREEN_ITERATIONS = 2
 SCREEN_MARGIN = 2.0
 
-_check_endog = check_endog  # the former private name (tinyrnn.workflows still uses it)
 _check_order = check_order
 
 

@@ -20,7 +20,7 @@ import tinyrnn.nn.functional as F
 from tinyrnn import nn
 
 from ..arima import walk_forward
-from ..arima.model import _check_endog
+from ..arima import check_endog
 from .progress import progress, stage
 
 
@@ -59,7 +59,7 @@ def rnn_walk_forward(y, window: int = 6, train_frac: float = 0.66, hidden: int =
                      show_progress: bool = False):
     """Train on the first ``int(len(y) * train_frac)`` points, then predict each later point
     one step ahead from the true history."""
-    y = _check_endog(y)
+    y = check_endog(y)
     size = int(len(y) * train_frac)
     if size <= window + 1 or size >= len(y):
         raise ValueError(f"train_frac={train_frac} leaves {size} training points: need more "
