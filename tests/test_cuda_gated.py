@@ -21,23 +21,15 @@ from tinyrnn.kernels import cuda_plan
 from tinyrnn.kernels.cuda_plan import layout, plan_persistent
 
 from .helpers import make_layer, run, random_lengths
-from .test_cuda_kernel import (KERNELS, _has_gpu, _ints, _ptr, _rel,
-                               assert_race_free_under_thread_sanitizer)
+from .test_cuda_kernel import (_has_gpu, _ints, _ptr, _rel,
+                               assert_race_free_under_thread_sanitizer, build_emulation)
 
 GATED = ("gru", "lstm")
 
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory):
-    gxx = shutil.which("g++")
-    if gxx is None:
-        pytest.skip("g++ is not installed: no host emulation")
-    lib = tmp_path_factory.mktemp("emu") / "gated_emu.so"
-    done = subprocess.run([gxx, "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread", "-o",
-                           str(lib), str(KERNELS / "emulation" / "emulate_gated.cpp")],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return ctypes.CDLL(str(lib))
+    return build_emulation(tmp_path_factory, "emulate_gated.cpp")
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")

@@ -92,17 +92,22 @@ def test_loader_inlines_each_header_once(tmp_path):
 
 # --------------------------------------------------------------------------- emulation
 
-@pytest.fixture(scope="module")
-def emu(tmp_path_factory):
+def build_emulation(tmp_path_factory, source):
+    """emulation/<source> built by g++ as a shared library of emulated kernels."""
     gxx = shutil.which("g++")
     if gxx is None:
         pytest.skip("g++ is not installed: no host emulation")
-    lib = tmp_path_factory.mktemp("emu") / "rnn_emu.so"
+    lib = tmp_path_factory.mktemp("emu") / f"{Path(source).stem}.so"
     done = subprocess.run([gxx, "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread", "-o",
-                           str(lib), str(KERNELS / "emulation" / "emulate.cpp")],
+                           str(lib), str(KERNELS / "emulation" / source)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return ctypes.CDLL(str(lib))
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory):
+    return build_emulation(tmp_path_factory, "emulate.cpp")
 
 
 def _ptr(a):
