@@ -13,6 +13,10 @@ settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE",
                                      "ci" if os.environ.get("CI") else "dev"))
 
+# Tests compile what they call, here and now: which kernel ran must not depend on how far a
+# background compilation had got (tests/test_jit.py tests the background mode itself).
+os.environ.setdefault("TINYRNN_JIT", "foreground")
+
 
 @pytest.fixture(autouse=True)
 def _reset_kernel():

@@ -12,6 +12,8 @@ import threading
 
 import numpy as np
 
+from . import jit
+
 KERNEL_NAMES = ("numpy", "numba", "cuda")
 
 
@@ -137,7 +139,9 @@ def resolve_kernel(cell: str, on_gpu: bool):
     name = _current()
     module = _resolved.get((cell, name, on_gpu))
     if module is None:  # once per combination: this sits on every layer call
-        module = _resolved[cell, name, on_gpu] = _resolve(cell, name, on_gpu)
+        module, final = _resolve(cell, name, on_gpu)
+        if final:
+            _resolved[cell, name, on_gpu] = module
     return module
 
 
@@ -148,6 +152,10 @@ def _resolve(cell, name, on_gpu):
     from tinyrnn.kernels.cells import has_kernel
     if name == "auto":
         name = "cuda" if on_gpu else ("numba" if _numba_importable() else "numpy")
+        if name == "numba" and not jit.ready(cell):
+            # The first run compiles the Numba kernel in the background (tinyrnn/jit.py);
+            # till it is in the cache the NumPy reference runs, and we ask again next call.
+            return _kernel_module(cell, "numpy"), False
     elif name == "numba" and on_gpu or name == "cuda" and not on_gpu:
         device = "cuda" if on_gpu else "cpu"
         raise ValueError(f"kernel {name!r} cannot run on {device} arrays; move the data "
@@ -155,4 +163,4 @@ def _resolve(cell, name, on_gpu):
     if not has_kernel(cell, name):
         # The NumPy reference is array-module agnostic and runs on both devices.
         name = "numpy"
-    return _kernel_module(cell, name)
+    return _kernel_module(cell, name), True

@@ -1,21 +1,59 @@
-"""Numba compilation, said aloud, and compiled ahead of time on request.
+"""Numba compilation: said aloud, moved out of the user's way, or done ahead of time.
 
 tinyrnn's compiled loops are cached on disk (``cache=True``), so only the first run on a
-machine compiles them, but that run can take tens of seconds in all. ``announce()`` makes
-the first compilation of a tinyrnn function in a process print one line on stderr, so a
-first call that takes seconds does not look hung; loading from the cache is silent.
-``warmup()`` (the command ``tinyrnn warmup``) compiles every kernel once, for people who
-prefer to pay at install time.
+machine compiles them; but that compilation takes from a few seconds (one recurrent cell) to
+about a minute (the ARIMA filter and its exact score). Three ways to pay it:
+
+* **In the background** (the default, ``TINYRNN_JIT=background``). The first call that needs a
+  group of kernels ("rnn", "gru", "lstm", "arima") starts one child process that compiles the
+  group into Numba's cache, and the call goes on at once without it: a recurrent layer runs the
+  NumPy reference kernel, ARIMA runs its own Numba functions as plain Python (``njit`` below).
+  When the child has finished, the next call loads the compiled kernels from the cache. The two
+  give the same results to rounding (the NumPy and Numba kernels are tested against each other
+  to 1e-10 in float64). Large batches (``fit_many``) wait for the child instead of
+  interpreting: ``ready(group, wait=True)``.
+* **In the foreground** (``TINYRNN_JIT=foreground``): the first call compiles what it needs and
+  ``announce()`` says so once on stderr, so a first call that takes seconds does not look hung.
+* **Ahead of time**: ``warmup()``, the command ``tinyrnn warmup``.
+
+Whether a group is already in the cache is known from a marker file that the child writes
+next to Numba's cache, named by a digest of what makes Numba's cache valid (the Numba and
+Python versions, the CPU, and the size and modification time of the group's source files).
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
+import platform
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # ready() holds it while announce() takes it too
 _installed = False
 _said = False
+
+MODE_VARIABLE = "TINYRNN_JIT"
+MODES = ("background", "foreground")
+
+_PACKAGE = Path(__file__).resolve().parent
+# The source files whose compiled code each group caches: a change to any of them makes Numba
+# recompile, so it must make the marker stale too. (The kernels live in the installed
+# subpackage tinyrnn.kernels, which an editable install maps to the top-level kernels/.)
+_COMMON = ("numba_common.py", "numba_math.py")
+GROUPS = {
+    "rnn": ("kernels", ("numba_rnn.py",) + _COMMON),
+    "gru": ("kernels", ("numba_gru.py",) + _COMMON),
+    "lstm": ("kernels", ("numba_lstm.py",) + _COMMON),
+    "arima": ("arima", ("statespace.py", "transforms.py", "css.py")),
+}
+
+_ready: set = set()
+_children: dict = {}
+_said_background: set = set()
 
 
 def announce() -> None:
@@ -47,7 +85,137 @@ def announce() -> None:
     event.register("numba:compile", _FirstCompile())
 
 
-def _warm_recurrent(log):
+# --------------------------------------------------------------------------- tiers
+
+def mode() -> str:
+    """``TINYRNN_JIT``: "background" (default) or "foreground"."""
+    value = os.environ.get(MODE_VARIABLE, "background").strip().lower() or "background"
+    if value not in MODES:
+        raise ValueError(f"{MODE_VARIABLE} must be one of {', '.join(MODES)}; got {value!r}")
+    return value
+
+
+def _source_dir(group):
+    folder, _ = GROUPS[group]
+    if folder == "arima":
+        return _PACKAGE / "arima"
+    import tinyrnn.kernels
+    return Path(tinyrnn.kernels.__file__).resolve().parent
+
+
+def cache_dir() -> Path:
+    """Where Numba caches tinyrnn's kernels, by Numba's own rule: ``NUMBA_CACHE_DIR`` when set,
+    else ``__pycache__`` beside the sources when writable, else a per-user folder."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return Path(os.environ["NUMBA_CACHE_DIR"])
+    if os.access(_PACKAGE, os.W_OK):
+        return _PACKAGE / "__pycache__"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "tinyrnn"
+
+
+def marker(group: str) -> Path:
+    """The file whose existence says that ``group`` is in Numba's cache."""
+    if group not in GROUPS:
+        raise ValueError(f"group must be one of {', '.join(GROUPS)}; got {group!r}")
+    import numba
+    source = _source_dir(group)
+    digest = hashlib.sha1()
+    for part in (numba.__version__, sys.version, platform.machine(), platform.processor()):
+        digest.update(part.encode())
+    for name in GROUPS[group][1]:
+        st = (source / name).stat()
+        digest.update(f"{name}:{st.st_mtime_ns}:{st.st_size}".encode())
+    return cache_dir() / f"tinyrnn-{group}-{digest.hexdigest()[:16]}.compiled"
+
+
+def ready(group: str, wait: bool = False) -> bool:
+    """May ``group``'s compiled kernels be called now without a long compilation here?
+
+    True when they are in Numba's cache, when a child has just compiled them, or in the
+    foreground mode (a call then compiles, announced). Otherwise the first call starts the
+    child that compiles them and returns False: use the uncompiled path. ``wait=True`` is for
+    work too large to run uncompiled: it waits for a running child, or, if none runs, returns
+    True so the caller compiles in the foreground.
+    """
+    if group in _ready:
+        return True
+    with _lock:
+        if group in _ready:
+            return True
+        child = _children.get(group)
+        if child is None:
+            if mode() == "foreground" or wait or marker(group).exists():
+                _ready.add(group)
+                return True
+            _children[group] = child = _start_child(group)
+            _say_background(group)
+        if wait:
+            child.wait()
+        if child.poll() is None:
+            return False
+        # Compiled into the cache; or the child failed, and the calls compile here (announced).
+        _ready.add(group)
+        return True
+
+
+def _start_child(group):
+    announce()  # if the child fails, the foreground compilation that follows is announced
+    env = dict(os.environ, **{MODE_VARIABLE: "foreground"})
+    command = "import sys, tinyrnn.jit as jit; sys.exit(jit.child_main(sys.argv[1:]))"
+    return subprocess.Popen([sys.executable, "-c", command, group], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _say_background(group):
+    if group in _said_background:
+        return
+    _said_background.add(group)
+    meanwhile = ("ARIMA runs uncompiled" if group == "arima"
+                 else f"the {group.upper()} layers run the NumPy kernel")
+    print(f"tinyrnn: compiling the {group} kernels in a background process (once; later runs "
+          f"load them from Numba's cache; `tinyrnn warmup` compiles everything ahead of time); "
+          f"meanwhile {meanwhile}", file=sys.stderr, flush=True)
+
+
+def njit(*, group: str, **options):
+    """``numba.njit(**options)`` whose calls from Python run the plain Python function while
+    ``ready(group)`` is False. Calls between compiled functions are direct, as with njit; calls
+    between uncompiled ones pass through here again, so a whole call tree runs uncompiled."""
+    import numba
+    from numba.core.registry import CPUDispatcher
+
+    if group not in GROUPS:
+        raise ValueError(f"group must be one of {', '.join(GROUPS)}; got {group!r}")
+
+    def decorate(func):
+        dispatcher = numba.njit(**options)(func)
+        if type(dispatcher) is CPUDispatcher:  # not a plain function (NUMBA_DISABLE_JIT=1)
+            dispatcher.__class__ = _tiered_dispatcher_class()
+            dispatcher.group = group
+        return dispatcher
+    return decorate
+
+
+@functools.cache
+def _tiered_dispatcher_class():
+    from numba.core.registry import CPUDispatcher
+
+    class TieredDispatcher(CPUDispatcher):
+        """A CPUDispatcher that runs ``py_func`` until its group is compiled (see ``njit``)."""
+
+        def __call__(self, *args, **kwargs):
+            if self.group in _ready or ready(self.group):
+                return super().__call__(*args, **kwargs)
+            return self.py_func(*args, **kwargs)
+
+    return TieredDispatcher
+
+
+# --------------------------------------------------------------------------- warm-up
+
+def _warm_recurrent(log, cells):
     import numpy as np
 
     from tinyrnn.kernels import numba_common
@@ -56,7 +224,8 @@ def _warm_recurrent(log):
     rng = np.random.default_rng(0)
     original = numba_common.strategy
     try:
-        for name, spec in CELLS.items():
+        for name in cells:
+            spec = CELLS[name]
             k = kernel(name, "numba")
             for dtype in (np.float32, np.float64):
                 for strategy, B in (("fused", 1), ("fused", 2), ("blas", 2)):
@@ -85,10 +254,30 @@ def _warm_arima(log):
     log("  arima: the likelihood, its score, fits of one and of many series")
 
 
-def warmup(log=print) -> float:
-    """Compile (or load from the cache) every Numba kernel; the seconds it took."""
+def warmup(log=print, groups=None) -> float:
+    """Compile (or load from the cache) the Numba kernels of ``groups`` (default: all), mark
+    each group compiled (see ``marker``); the seconds it took."""
+    groups = list(GROUPS) if groups is None else list(groups)
+    for group in groups:
+        marker(group)  # checks the name
+    _ready.update(groups)  # compile here, now: not in yet another child
     announce()
     t0 = time.perf_counter()
-    _warm_recurrent(log)
-    _warm_arima(log)
+    cells = [g for g in groups if g != "arima"]
+    if cells:
+        _warm_recurrent(log, cells)
+    if "arima" in groups:
+        _warm_arima(log)
+    for group in groups:
+        path = marker(group)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
     return time.perf_counter() - t0
+
+
+def child_main(groups):
+    """The background child's work (see ``ready``): compile ``groups``, quietly."""
+    if hasattr(os, "nice"):
+        os.nice(5)  # the parent's uncompiled work comes first
+    warmup(log=lambda *_: None, groups=groups)
+    return 0

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
+from ..jit import ready
 from ..threads import blas_threads
 from . import statespace as ss
 from .model import ARIMA, MLE_OPTIONS, FitResult, whitening
@@ -62,6 +63,9 @@ def _as_series_list(Y):
 # series, and the slowest of more series is slower, so one run over everything would cost
 # more per series the more series there are; in fixed blocks the cost per series is flat.
 BLOCK = 512
+# Up to this many series are fitted uncompiled (about 0.2 s each for 40 points) while the
+# kernels compile in the background on a first run (about a minute); more wait for them.
+UNCOMPILED_MAX_SERIES = 16
 
 
 def fit_models(models, method="mle", gtol=None):
@@ -73,6 +77,9 @@ def fit_models(models, method="mle", gtol=None):
     if method == "css":  # CSS needs no joint machinery: it is a least-squares fit each
         return [m.fit_css() for m in models]
     gtol = JOINT_GTOL if gtol is None else gtol
+    # Many series are too much work to run uncompiled while the first run's background
+    # compilation goes on: wait for it (tinyrnn/jit.py).
+    ready("arima", wait=len(models) > UNCOMPILED_MAX_SERIES)
     out = []
     with blas_threads(1):  # see tinyrnn/threads.py: spinning BLAS workers stall the loops
         for i in range(0, len(models), BLOCK):

@@ -11,8 +11,15 @@ CSS minimises sum e_t^2; then sigma2 = SSR / (n - p) and the conditional log-lik
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
-from numba import njit
+
+from ..jit import njit as _tiered_njit
+
+# Compiled in a background process on the first run (see tinyrnn/jit.py); plain Python
+# till then.
+njit = partial(_tiered_njit, group="arima")
 
 
 @njit(cache=True, nogil=True)

@@ -31,10 +31,17 @@ state with respect to every parameter (the exact score), in the same pass. With
 """
 from __future__ import annotations
 
-import numpy as np
-from numba import njit, prange
+from functools import partial
 
+import numpy as np
+from numba import prange
+
+from ..jit import njit as _tiered_njit
 from .transforms import constrain_stationary
+
+# Compiled in a background process on the first run (see tinyrnn/jit.py); plain Python
+# till then.
+njit = partial(_tiered_njit, group="arima")
 
 LOG_2PI = float(np.log(2 * np.pi))
 KAPPA = 1e6        # statsmodels' approximate-diffuse variance

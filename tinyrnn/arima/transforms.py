@@ -13,8 +13,15 @@ through them unchanged.
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
-from numba import njit
+
+from ..jit import njit as _tiered_njit
+
+# Compiled in a background process on the first run (see tinyrnn/jit.py); plain Python
+# till then.
+njit = partial(_tiered_njit, group="arima")
 
 
 @njit(cache=True, nogil=True)
