@@ -12,7 +12,8 @@ observations, whose forecasts come from the diffuse prior of the differencing st
   ``JB = n / 6 (S^2 + (K - 3)^2 / 4)``, compared with chi2(2).
 * Heteroskedasticity (Harvey's break in variance): with ``h = round(n / 3)``,
   ``H = sum of the last h e_t^2 / sum of the first h e_t^2``, compared with F(h, h);
-  the two-sided p-value is twice the smaller tail.
+  the two-sided p-value is twice the smaller tail (for a decreasing variance, 1 / H and
+  its upper tail).
 """
 from __future__ import annotations
 
@@ -49,8 +50,9 @@ def jarque_bera(x):
 
 def break_in_variance(x, alternative="two-sided", use_f=True):
     """(H, p-value): the sum of squares of the last third of ``x`` over that of the first
-    third. ``alternative``: 'increasing', 'decreasing' or 'two-sided'; ``use_f``: the F(h, h)
-    distribution, else the chi2(h) limit of h H."""
+    third. ``alternative``: 'increasing' (the upper tail of H), 'decreasing' (the statistic
+    is then 1 / H, and its upper tail) or 'two-sided'; ``use_f``: the F(h, h) distribution,
+    else the chi2(h) limit of h H."""
     if alternative not in ("increasing", "decreasing", "two-sided"):
         raise ValueError("alternative must be 'increasing', 'decreasing' or 'two-sided', "
                          f"got {alternative!r}")
@@ -60,12 +62,12 @@ def break_in_variance(x, alternative="two-sided", use_f=True):
         raise ValueError(f"the heteroskedasticity test needs at least 6 residuals, got "
                          f"{len(x)}")
     H = float(np.sum(x[-h:] ** 2) / np.sum(x[:h] ** 2))
+    if alternative == "decreasing":  # the first third over the last: 1 / H, upper tail
+        H = 1.0 / H
     dist = stats.f(h, h) if use_f else stats.chi2(h)
     scaled = H if use_f else H * h
     lower, upper = dist.cdf(scaled), dist.sf(scaled)
-    p = {"increasing": upper, "decreasing": lower,
-         "two-sided": 2 * min(lower, upper)}[alternative]
-    return np.array([H, p])
+    return np.array([H, 2 * min(lower, upper) if alternative == "two-sided" else upper])
 
 
 def plot_diagnostics(std_resid, index=None, lags=10, fig=None, figsize=None,

@@ -21,6 +21,7 @@ index says.
 from __future__ import annotations
 
 import numbers
+import warnings
 from datetime import date, datetime
 
 import numpy as np
@@ -44,9 +45,11 @@ class PandasData:
         if isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex)):
             freq = index.freq
             if freq is None and len(index) >= 3:
-                inferred = pd.infer_freq(index)
+                with warnings.catch_warnings():  # pandas 3 announces a new return type
+                    warnings.simplefilter("ignore")
+                    inferred = pd.infer_freq(index)
                 if inferred is not None:
-                    freq = inferred
+                    freq = pd.tseries.frequencies.to_offset(inferred)
             if freq is not None:
                 self.kind, self.freq = "date", freq
                 index = (pd.DatetimeIndex(index, freq=freq) if isinstance(index, pd.DatetimeIndex)

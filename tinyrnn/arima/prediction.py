@@ -66,7 +66,7 @@ class PredictionResults:
 
     def summary_frame(self, alpha: float = 0.05):
         """A DataFrame with columns mean, mean_se, mean_ci_lower, mean_ci_upper (pandas
-        needed; with array data the index counts positions from ``start``)."""
+        needed; with array data the rows are numbered from 0, as statsmodels does)."""
         try:
             import pandas as pd
         except ImportError as e:
@@ -74,7 +74,8 @@ class PredictionResults:
         ci = self._bounds(alpha)
         columns = {"mean": self._mean, "mean_se": np.sqrt(self._var),
                    "mean_ci_lower": ci[:, 0], "mean_ci_upper": ci[:, 1]}
-        index = (pd.RangeIndex(self.start, self.start + len(self._mean)) if self._data is None
+        # Array data have no labels: statsmodels numbers the rows 0, 1, ... (not by position)
+        index = (pd.RangeIndex(len(self._mean)) if self._data is None
                  else self._data.index_for(self.start, self.start + len(self._mean) - 1))
         out = pd.DataFrame(columns, index=index)
         out.columns.name = self.endog_name

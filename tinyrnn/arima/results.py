@@ -69,8 +69,10 @@ class ARIMAResults:
         self._final_state = (out[5], out[6])
         k = model.k_params
         self.aic = -2 * self.llf + 2 * k
-        self.bic = -2 * self.llf + k * np.log(self.nobs_effective)
-        self.hqic = -2 * self.llf + 2 * k * np.log(np.log(self.nobs_effective))
+        # log(0) for an extension no longer than its burn-in: -inf, as in statsmodels
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.bic = -2 * self.llf + k * np.log(self.nobs_effective)
+            self.hqic = -2 * self.llf + 2 * k * np.log(np.log(self.nobs_effective))
         self.sigma2 = float(self._params[-1])
 
     # ------------------------------------------------------------------ the filter
@@ -322,11 +324,18 @@ class ARIMAResults:
             return model.fit(**kwargs)
         if fit_kwargs:
             raise ValueError("fit_kwargs are for refit=True")
-        return model.filter(self._params)
+        return self._keep_covariance(model.filter(self._params))
+
+    def _keep_covariance(self, res):
+        """Parameters estimated on other data keep their covariance (as statsmodels
+        does): the new data did not estimate them."""
+        res.__dict__["_cov"] = self._cov
+        return res
 
     def append(self, endog, exog=None, refit=False, fit_kwargs=None) -> ARIMAResults:
         """Results for the data extended by ``endog`` (and its ``exog`` rows): at these
-        parameters, or (``refit=True``) re-estimated starting from them. For pandas data,
+        parameters (with their covariance), or (``refit=True``) re-estimated starting from
+        them. For pandas data,
         a pandas ``endog`` must carry the labels that continue the index."""
         new = check_endog(endog)
         X_new = self._check_new_exog(endog, exog, "append")
@@ -343,7 +352,8 @@ class ARIMAResults:
     def extend(self, endog, exog=None) -> ARIMAResults:
         """Results for the new observations ``endog`` alone, at these parameters, the
         filter starting from this one's prediction for the step after the sample (so the
-        new one-step predictions are those ``append`` would give). Its log-likelihood
+        new one-step predictions are those ``append`` would give); the parameters keep
+        their covariance. Its log-likelihood
         leaves out the first d + D s new observations, as statsmodels' does."""
         new = check_endog(endog)
         X_new = self._check_new_exog(endog, exog, "extend")
@@ -352,12 +362,13 @@ class ARIMAResults:
             new = self._on_index(new, self.nobs)
         model = self._new_model(new, X_new, self.model.trend_offset + self.nobs,
                                 cls=_Continuation)
-        return ARIMAResults(model, self._params, None, "fixed", True,
-                            initial_state=self._final_state)
+        return self._keep_covariance(ARIMAResults(model, self._params, None, "fixed", True,
+                                                  initial_state=self._final_state))
 
     def apply(self, endog, exog=None, refit=False, fit_kwargs=None) -> ARIMAResults:
         """Results for other data ``endog`` (and ``exog``) under this model, at these
-        parameters, or (``refit=True``) re-estimated starting from them."""
+        parameters (with their covariance), or (``refit=True``) re-estimated starting from
+        them."""
         X_new = self._check_new_exog(endog, exog, "apply")
         model = self._new_model(endog, exog if X_new is not None else None,
                                 self.model.trend_offset)

@@ -49,7 +49,11 @@ def _header(res):
 
 
 def _number(x, digits):
-    return "nan" if not np.isfinite(x) else f"{x:.{digits}f}"
+    """``digits`` decimals, or as many significant digits for numbers outside
+    [1e-4, 1e4) (statsmodels' rule, which keeps tiny variances readable)."""
+    if np.isfinite(x) and (abs(x) >= 1e4 or abs(x) < 1e-4):
+        return f"{x:.{digits}g}"
+    return f"{x:.{digits}f}"
 
 
 def _params_table(res, alpha):
@@ -64,8 +68,8 @@ def _params_table(res, alpha):
     widths = [11, 11, 11, 11, 12, 12]
     rows = [" " * name_width + "".join(f"{c:>{w}}" for c, w in zip(cols, widths))]
     for i, name in enumerate(res.param_names):
-        cells = [_number(params[i], 4)] + [_number(v, 3) for v in
-                                           (bse[i], z[i], p[i], lo[i], hi[i])]
+        cells = [_number(params[i], 4), _number(bse[i], 3), _number(z[i], 3),
+                 f"{p[i]:.3f}", _number(lo[i], 3), _number(hi[i], 3)]
         rows.append(f"{name:<{name_width}}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths)))
     return rows
 
