@@ -8,7 +8,7 @@ pandas Series gives pandas results on its index (``pandas_io.py``); arrays give 
 from __future__ import annotations
 
 import numbers
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 from scipy import stats
@@ -361,7 +361,7 @@ class ARIMAResults:
             self._data.check_continues(endog, self.nobs, "the extending endog")
             new = self._on_index(new, self.nobs)
         model = self._new_model(new, X_new, self.model.trend_offset + self.nobs,
-                                cls=_Continuation)
+                                cls=_continuation())
         return self._keep_covariance(ARIMAResults(model, self._params, None, "fixed", True,
                                                   initial_state=self._final_state))
 
@@ -378,28 +378,15 @@ class ARIMAResults:
         return f"<ARIMAResults {self.spec.describe()} llf={self.llf:.3f} aic={self.aic:.3f}>"
 
 
-def _continuation_class():
+
+@lru_cache(maxsize=None)
+def _continuation():
+    """The model class of observations that continue a fitted series (``extend``): any
+    number of them, as its filter starts from the fitted series' last prediction. Made on
+    first use: model.py imports this module, so ARIMA is not defined yet at import time."""
     from .model import ARIMA
 
     class Continuation(ARIMA):
-        """The model of observations that continue a fitted series (``extend``): any
-        number of them, as its filter starts from the fitted series' last prediction."""
-
         _check_length = False
 
     return Continuation
-
-
-class _LazyContinuation:
-    """``_Continuation(...)`` builds the subclass on first use (model.py imports this
-    module, so the subclass cannot be defined at import time)."""
-
-    cls = None
-
-    def __call__(self, *args, **kwargs):
-        if _LazyContinuation.cls is None:
-            _LazyContinuation.cls = _continuation_class()
-        return _LazyContinuation.cls(*args, **kwargs)
-
-
-_Continuation = _LazyContinuation()
