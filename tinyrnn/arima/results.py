@@ -335,8 +335,8 @@ class ARIMAResults:
     def append(self, endog, exog=None, refit=False, fit_kwargs=None) -> ARIMAResults:
         """Results for the data extended by ``endog`` (and its ``exog`` rows): at these
         parameters (with their covariance), or (``refit=True``) re-estimated starting from
-        them. For pandas data,
-        a pandas ``endog`` must carry the labels that continue the index."""
+        them. For pandas data, a pandas ``endog`` must carry the labels that continue the
+        index."""
         new = check_endog(endog)
         X_new = self._check_new_exog(endog, exog, "append")
         y = np.concatenate([self.model.endog, new])
@@ -353,8 +353,8 @@ class ARIMAResults:
         """Results for the new observations ``endog`` alone, at these parameters, the
         filter starting from this one's prediction for the step after the sample (so the
         new one-step predictions are those ``append`` would give); the parameters keep
-        their covariance. Its log-likelihood
-        leaves out the first d + D s new observations, as statsmodels' does."""
+        their covariance. Its log-likelihood leaves out the first d + D s new observations,
+        as statsmodels' does."""
         new = check_endog(endog)
         X_new = self._check_new_exog(endog, exog, "extend")
         if self._data is not None:
@@ -376,7 +376,6 @@ class ARIMAResults:
 
     def __repr__(self):
         return f"<ARIMAResults {self.spec.describe()} llf={self.llf:.3f} aic={self.aic:.3f}>"
-
 
 
 @lru_cache(maxsize=None)
