@@ -79,7 +79,7 @@ def cmd_arima(args):
     seasonal = tuple(args.seasonal_order) if args.seasonal_order else None
     model_kw = dict(order=order, seasonal_order=seasonal, trend=args.trend)
     if args.walk_forward:
-        res = walk_forward(y, train_frac=args.train_frac, **model_kw)
+        res = walk_forward(y, train_frac=args.train_frac, show_progress=True, **model_kw)
         for t, (p, e) in enumerate(zip(res.predictions, res.expected)):
             print(f"predicted={p:.6f}, expected={e:.6f}")
         print(f"Test MSE: {res.mse:.3f}")

@@ -249,9 +249,11 @@ def _warm_arima(log):
 
     rng = np.random.default_rng(0)
     y = np.cumsum(rng.standard_normal(60))
-    ARIMA(y, order=(1, 1, 1)).fit().summary()
+    res = ARIMA(y, order=(1, 1, 1)).fit()
+    res.summary()
+    res.extend(y[:3]).forecast(2)  # the filter from a known state
     fit_many(np.cumsum(rng.standard_normal((3, 60)), axis=1), order=(1, 1, 0))
-    log("  arima: the likelihood, its score, fits of one and of many series")
+    log("  arima: the likelihood, its score, fits of one and of many series, extensions")
 
 
 def warmup(log=print, groups=None) -> float:

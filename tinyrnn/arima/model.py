@@ -35,6 +35,7 @@ from scipy import optimize
 from ..threads import blas_threads
 from . import statespace as ss
 from .css import css_residuals
+from .pandas_io import PandasData
 from .results import ARIMAResults
 from .spec import TRENDS, Spec, check_endog, check_exog, check_order, check_seasonal_order, \
     trend_data
@@ -178,7 +179,10 @@ class ARIMA:
     """``ARIMA(y, exog=None, order=(p, d, q), seasonal_order=(P, D, Q, s), trend=None)``,
     statsmodels' ``tsa.arima.model.ARIMA`` (state-space MLE) for one series."""
 
-    def __init__(self, endog, exog=None, order=(1, 0, 0), seasonal_order=None, trend=None):
+    _check_length = True  # off only for the continuation of a fitted series (extend)
+
+    def __init__(self, endog, exog=None, order=(1, 0, 0), seasonal_order=None, trend=None,
+                 trend_offset=1):
         if isinstance(exog, tuple) and len(exog) in (3, 4) and \
                 all(isinstance(v, (int, np.integer)) for v in exog):
             raise TypeError(f"exog={exog!r} looks like an order: the second positional "
@@ -209,10 +213,14 @@ class ARIMA:
         self.spec = Spec(p, d, q, P, D, Q, s, trend, X.shape[1], tuple(names))
         self.order, self.seasonal_order, self.trend = (p, d, q), (P, D, Q, s), trend
         self.regressors = np.ascontiguousarray(
-            np.column_stack([trend_data(trend, 0, n), X]))  # (n, k_regr)
+            np.column_stack([trend_data(trend, trend_offset - 1, n), X]))  # (n, k_regr)
         self.k_params = self.spec.k_params
         self.nobs_effective = n - self.spec.n_diff
-        if self.nobs_effective <= self.k_params:
+        if isinstance(trend_offset, bool) or not isinstance(trend_offset, (int, np.integer)):
+            raise TypeError(f"trend_offset must be an integer, got {trend_offset!r}")
+        self.trend_offset = int(trend_offset)  # the time t of the first observation
+        self._pandas = PandasData.capture(endog)  # index and name for pandas results
+        if self.nobs_effective <= self.k_params and self._check_length:
             raise ValueError(f"the series is too short for {self.spec.describe()}: {n} "
                              f"observations leave {self.nobs_effective} after differencing, "
                              f"and the model has {self.k_params} parameters")

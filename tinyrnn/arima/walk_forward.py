@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..workflows.progress import progress, stage
 from .batch import fit_models
 from .model import ARIMA
 from .spec import check_endog, check_exog
@@ -44,7 +45,8 @@ class WalkForwardResult:
 
 
 def walk_forward(y, order=(5, 1, 0), train_frac: float = 0.66, trend=None,
-                 method: str = "mle", seasonal_order=None, exog=None) -> WalkForwardResult:
+                 method: str = "mle", seasonal_order=None, exog=None,
+                 show_progress: bool = False) -> WalkForwardResult:
     """Train on the first ``int(len(y) * train_frac)`` points; then, for each later point,
     fit the model on everything seen so far, forecast one step, and add the point::
 
@@ -52,7 +54,8 @@ def walk_forward(y, order=(5, 1, 0), train_frac: float = 0.66, trend=None,
         for t in test: yhat = ARIMA(history, order).fit().forecast()[0]; history += [t]
 
     ``exog`` (one row per observation of y) are regressors known in advance: the forecast
-    for step t uses row t.
+    for step t uses row t. ``show_progress`` reports the stages on stderr (a tqdm bar over
+    the forecasts when tqdm is installed; ``workflows.progress``).
     """
     y = check_endog(y)
     X = check_exog(exog, len(y))[0] if exog is not None else None
@@ -68,10 +71,15 @@ def walk_forward(y, order=(5, 1, 0), train_frac: float = 0.66, trend=None,
                     seasonal_order=seasonal_order, trend=trend) for t in range(size, len(y))]
     # Tighter than fit_many's default: a forecast moves with the estimates, not only with
     # log L (on shampoo: MSE 7924.6355 here, 7924.6372 at the exact maximum).
+    stage(f"walk-forward: fitting {len(models)} {models[0].spec.describe()} refits "
+          f"(histories of {size} to {len(y) - 1} points) as one batch", show_progress)
     rows = fit_models(models, method, gtol=1e-5)
+    steps = progress(zip(range(size, len(y)), models, rows),
+                     f"walk-forward: {len(models)} one-step forecasts", show_progress,
+                     total=len(models))
     predictions = np.array([
         m.filter(r.params).forecast(1, exog=None if X is None else X[t:t + 1])[0]
-        for t, m, r in zip(range(size, len(y)), models, rows)])
+        for t, m, r in steps])
     expected = y[size:]
     mse = float(np.mean((expected - predictions) ** 2))
     return WalkForwardResult(predictions, expected, mse, float(np.sqrt(mse)), size)
