@@ -183,6 +183,8 @@ class ARIMA:
 
     def __init__(self, endog, exog=None, order=(1, 0, 0), seasonal_order=None, trend=None,
                  trend_offset=1):
+        if isinstance(trend_offset, bool) or not isinstance(trend_offset, (int, np.integer)):
+            raise TypeError(f"trend_offset must be an integer, got {trend_offset!r}")
         if isinstance(exog, tuple) and len(exog) in (3, 4) and \
                 all(isinstance(v, (int, np.integer)) for v in exog):
             raise TypeError(f"exog={exog!r} looks like an order: the second positional "
@@ -216,8 +218,6 @@ class ARIMA:
             np.column_stack([trend_data(trend, trend_offset - 1, n), X]))  # (n, k_regr)
         self.k_params = self.spec.k_params
         self.nobs_effective = n - self.spec.n_diff
-        if isinstance(trend_offset, bool) or not isinstance(trend_offset, (int, np.integer)):
-            raise TypeError(f"trend_offset must be an integer, got {trend_offset!r}")
         self.trend_offset = int(trend_offset)  # the time t of the first observation
         self._pandas = PandasData.capture(endog)  # index and name for pandas results
         if self.nobs_effective <= self.k_params and self._check_length:
