@@ -209,8 +209,9 @@ def lyapunov(A, Qs):
 
 
 @njit(cache=True, nogil=True)
-def initial_state(T, R, dTcol, dR, dsig, nd, sigma2, kappa):
-    """a_0 = 0, P_0 = diag(kappa I_nd, stationary ARMA covariance), and the derivatives
+def initial_state(T, R, dTcol, dR, dsig, nd, sigma2):
+    """a_0 = 0, the finite part B_0 = diag(0_nd, stationary ARMA covariance) of
+    P_0 = kappa A_0 + B_0 (A_0 = diag(I_nd, 0), see ``kalman``), and the derivatives
     of P_0 (the Lyapunov equation differentiated) for each of the ``dTcol.shape[0]``
     derivative directions."""
     m, kd = T.shape[0], dTcol.shape[0]
@@ -222,9 +223,7 @@ def initial_state(T, R, dTcol, dR, dsig, nd, sigma2, kappa):
         for b in range(r):
             rhs[kd, a, b] = sigma2 * Rr[a] * Rr[b]
     X = lyapunov(A, rhs[kd:])[0]
-    P = np.zeros((m, m))
-    for i in range(nd):
-        P[i, i] = kappa
+    P = np.zeros((m, m))  # the finite part B of P_0; the filter adds kappa A_0 itself
     P[nd:, nd:] = X
     dP = np.zeros((kd, m, m))
     if kd:
@@ -261,9 +260,28 @@ def _sparse_rows(T):
 
 # --------------------------------------------------------------------------- the filter
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def kalman(y, X, beta, T, R, Z, sigma2, a, P, burn, tolerance, dTcol, dR, dsig, da, dP,
-           llf_obs, scores, fitted, F_out):
-    """Run the filter over y from the predicted state (a, P), in place; return log L.
+def kalman(y, X, beta, T, R, Z, sigma2, kappa, a, P, burn, tolerance, dTcol, dR, dsig, da,
+           dP, llf_obs, scores, fitted, F_out):
+    """Run the filter over y from the predicted state (a, kappa A_0 + P), in place; return
+    log L. ``A_0 = diag(I_burn, 0)`` is the diffuse part: with ``burn`` = 0, P is the
+    whole covariance.
+
+    The diffuse part is carried apart, ``P_t = kappa A_t + B_t``, through the ``burn``
+    steps it takes the first observations to resolve it: with ``f = Z A Z'``,
+    ``g = Z B Z'``, ``c = 1 / F = 1 / (kappa f + g)``, ``a_A = T A Z'``, ``b = T B Z'``,
+    the update ``T P T' - K F K' + sigma2 R R'`` splits exactly into::
+
+        A <- T A T' - a_A a_A' / f
+        B <- T B T' + sigma2 R R' + (kappa g c / f) a_A a_A' - kappa c (a_A b' + b a_A')
+             - c b b'
+
+    (expand ``kappa^2 c = kappa / f - kappa g c / f``). Every term of B's update is of B's
+    size (kappa c < 1 / f), where the one-piece update subtracts numbers of kappa's size
+    and loses ``kappa eps / sigma2`` of relative accuracy -- 1e-3 for sigma2 ~ 3e-7 of a
+    unit-variance series, in statsmodels' filter too. A_t lives on the differencing states,
+    where T is constant, so it has no derivatives and reaches 0 (exactly, in exact
+    arithmetic) after the ``burn`` observations that identify those states; the derivative
+    recursion for P is then the one for B, and there its terms are of B's size too.
 
     ``X @ beta`` is the observation intercept. Writes per-observation log-likelihoods (0
     inside the burn-in), one-step predictions and their variances. (a, P) end as the
@@ -290,10 +308,18 @@ def kalman(y, X, beta, T, R, Z, sigma2, a, P, burn, tolerance, dTcol, dR, dsig, 
     TdP = np.empty((m, m))
     g = np.empty(m)
     zi = np.flatnonzero(Z)  # Z's few non-zeros: P Z' costs m nnz(Z), not m^2
+    A = np.zeros((m, m))  # the diffuse part of P (see above), zero from t = burn on
+    for i in range(nd):
+        A[i, i] = 1.0
+    AZ = np.empty(m)
+    aA = np.empty(m)
+    b = np.empty(m)
     converged = False  # P (and dP) no longer change
     frozen = False     # F, K (and dF, dK) computed from the converged P
     F = 1.0
+    fA = g_B = 0.0
     for t in range(n):
+        diffuse = t < nd
         c = 0.0
         for j in range(kx):
             c += X[t, j] * beta[j]
@@ -310,6 +336,16 @@ def kalman(y, X, beta, T, R, Z, sigma2, a, P, burn, tolerance, dTcol, dR, dsig, 
             F = 0.0
             for i in zi:
                 F += Z[i] * PZ[i]
+            if diffuse:  # F = kappa f + g; AZ = A Z' joins P Z' in K below
+                g_B = F
+                fA = 0.0
+                for i in range(m):
+                    acc = 0.0
+                    for j in zi:
+                        acc += A[i, j] * Z[j]
+                    AZ[i] = acc
+                    fA += Z[i] * acc
+                F += kappa * fA
             for e in range(kd):
                 for i in range(m):
                     acc = 0.0
@@ -341,9 +377,14 @@ def kalman(y, X, beta, T, R, Z, sigma2, a, P, burn, tolerance, dTcol, dR, dsig, 
         if not frozen:
             for i in range(m):
                 acc = 0.0
+                accA = 0.0
                 for nz in range(ptr[i], ptr[i + 1]):
                     acc += vals[nz] * PZ[cols[nz]]
-                K[i] = acc / F
+                    if diffuse:
+                        accA += vals[nz] * AZ[cols[nz]]
+                b[i] = acc
+                aA[i] = accA
+                K[i] = (acc + kappa * accA) / F
             for e in range(kd):
                 for i in range(m):
                     acc = dTcol[e, i] * PZ[nd]
@@ -376,16 +417,36 @@ def kalman(y, X, beta, T, R, Z, sigma2, a, P, burn, tolerance, dTcol, dR, dsig, 
                     acc += vals[nz] * P[cols[nz], j]
                 TP[i, j] = acc
         change = 0.0
+        if diffuse:
+            c = 1.0 / F
+            alpha, kc = kappa * g_B * c / fA, kappa * c
         for i in range(m):
             for j in range(i, m):
-                acc = sigma2 * R[i] * R[j] - K[i] * F * K[j]
+                if diffuse:
+                    acc = sigma2 * R[i] * R[j] + alpha * aA[i] * aA[j] \
+                        - kc * (aA[i] * b[j] + b[i] * aA[j]) - c * b[i] * b[j]
+                else:
+                    acc = sigma2 * R[i] * R[j] - K[i] * F * K[j]
                 for nz in range(ptr[j], ptr[j + 1]):
                     acc += TP[i, cols[nz]] * vals[nz]
                 P_new[i, j] = acc
                 P_new[j, i] = acc
                 diff = acc - P[i, j]
                 change += diff * diff if i == j else 2 * diff * diff
-        converged = tolerance >= 0 and t >= 1 and change < tolerance
+        if diffuse:  # A <- T A T' - a_A a_A' / f (TP is free again: T A goes there)
+            for i in range(m):
+                for j in range(m):
+                    acc = 0.0
+                    for nz in range(ptr[i], ptr[i + 1]):
+                        acc += vals[nz] * A[cols[nz], j]
+                    TdP[i, j] = acc
+            for i in range(m):
+                for j in range(m):
+                    acc = -aA[i] * aA[j] / fA
+                    for nz in range(ptr[j], ptr[j + 1]):
+                        acc += TdP[i, cols[nz]] * vals[nz]
+                    A[i, j] = acc
+        converged = tolerance >= 0 and t > nd and change < tolerance
         if converged:  # statsmodels keeps the P_t (and so F_t, K_t) it converged at
             continue
         P[:, :] = P_new
@@ -448,13 +509,13 @@ def run(y, X, params, dims, kappa, tolerance, with_scores):
     phi, theta, dTcol, dR, dsig = _directions(params, dims, m, nd, with_scores)
     T, R, Z = system(phi, theta, dims)
     sigma2 = params[k - 1]
-    a, P, da, dP = initial_state(T, R, dTcol, dR, dsig, nd, sigma2, kappa)
+    a, P, da, dP = initial_state(T, R, dTcol, dR, dsig, nd, sigma2)
     if k_regr:
         tolerance = -1.0  # a time-varying intercept: statsmodels never goes steady
     llf_obs, fitted, F = np.empty(n), np.empty(n), np.empty(n)
     scores = np.empty((n, dTcol.shape[0]))
-    llf = kalman(y, X, params[:k_regr], T, R, Z, sigma2, a, P, nd, tolerance, dTcol, dR,
-                 dsig, da, dP, llf_obs, scores, fitted, F)
+    llf = kalman(y, X, params[:k_regr], T, R, Z, sigma2, kappa, a, P, nd, tolerance, dTcol,
+                 dR, dsig, da, dP, llf_obs, scores, fitted, F)
     return llf, llf_obs, scores, fitted, F, a, P
 
 
