@@ -21,7 +21,7 @@ setup(
                       "threadpoolctl>=3.1"],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6.80", "dask[distributed]>=2024.1", "tqdm>=4.60",
-                 "matplotlib>=3.7", "pandas>=1.4"],
+                 "matplotlib>=3.7", "pandas>=1.4", "pmdarima>=2.0", "mpmath>=1.3"],
         "gpu": ["cupy-cuda13x>=13"],
         "bench": ["matplotlib>=3.7"],
         "torch": ["torch>=2.1"],

@@ -56,7 +56,8 @@ def partial_autocorrelations(phi):
         nxt = np.zeros(n, dtype=phi.dtype)
         for i in range(n):
             nxt[i] = (cur[i] + r[n] * cur[n - 1 - i]) / denom
-        cur[:n] = nxt
+        for i in range(n):
+            cur[i] = nxt[i]
     return r
 
 
