@@ -33,14 +33,15 @@ n_eff = n - d - D m: aic = -2 log L + 2k; bic = -2 log L + k log(n_eff);
 hqic = -2 log L + 2k log(log(n_eff)); aicc = aic + 2k (n / (n - k - 1) - 1) (pmdarima's
 AICc, with n the whole series).
 
-Batching. A search step needs the fits of several neighbours; pmdarima fits them one after
-the other and stops at the first improvement. Here every neighbour of a round that has not
-been fitted is fitted at once, before the round is walked in pmdarima's order, so the path
-of the search is pmdarima's; fits beyond the accepted neighbour are not wasted: the answer
-is the best of *every* model fitted, so its criterion is never above the path's best.
-``auto_arima_many`` advances the searches of all series together: each step gathers every
-series' pending candidates, groups them by specification and fits each group with
-``fit_models`` (one joint L-BFGS-B run over the group, as ``fit_many``).
+Batching. The five first models of a search are known in advance and fitted together;
+after that each step of pmdarima's path is the next neighbour in its order, fitted only
+when reached (a neighbour after the first improvement is never fitted, as in pmdarima: the
+candidates of one search all differ in specification, so fitting them ahead would only add
+work). ``auto_arima_many`` advances the searches of all series in lock-step: each step
+gathers every series' pending candidates, groups them by specification and fits each group
+with ``fit_models`` (one joint L-BFGS-B run over the group, as ``fit_many``); a
+specification only one series asked for is fitted by ``ARIMA.fit``. The answer is the best
+model fitted, which is the best of pmdarima's path.
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ import numpy as np
 
 from . import statespace as ss
 from .batch import _as_series_list, _chunk_size, fit_models
-from .model import ARIMA
+from .model import ARIMA, FitResult
 from .results import ARIMAResults
 from .spec import TRENDS, check_endog
 from .unit_root import is_constant, ndiffs, nsdiffs
@@ -308,13 +309,12 @@ class Search:
                     moves.append((p + dp, q + dq, P, Q, icpt))
             if self.allow_intercept:
                 moves.append((p, q, P, Q, not icpt))
-            cands = [self.candidate(*mv) for mv in moves]
-            need = self._need(cands)
-            if need:
-                yield need
-            for mv, c in zip(moves, cands):
+            for mv in moves:  # in order, each fitted only when reached (as pmdarima)
+                c = self.candidate(*mv)
                 if len(self.visited) >= MAX_FITS:
                     break
+                if c not in self.fits:
+                    yield [c]
                 if self._visit(c):
                     p, q, P, Q, icpt = mv
                     break
@@ -349,8 +349,9 @@ class Search:
 
 # ------------------------------------------------------------------------------ driver
 def _fit_requests(requests):
-    """Fit every requested (search, candidate): one ``fit_models`` call per specification,
-    over all the searches that asked for it; store each fit in its search."""
+    """Fit every requested (search, candidate): one ``fit_models`` call (a joint run) per
+    specification over all the searches that asked for it, ``ARIMA.fit`` for a
+    specification only one search asked for; store each fit in its search."""
     groups: dict = {}
     for search, c in requests:
         model = search.model(c)
@@ -359,7 +360,11 @@ def _fit_requests(requests):
             continue
         groups.setdefault(c, []).append((search, model))
     for c, members in groups.items():
-        rows = fit_models([model for _, model in members])
+        if len(members) == 1:  # alone, ARIMA.fit's screened starts are cheaper
+            r = members[0][1].fit()
+            rows = [FitResult(r.params, r.llf, r.converged)]
+        else:
+            rows = fit_models([model for _, model in members])
         for (search, model), r in zip(members, rows):
             search.fits[c] = search.score(c, model, r.params, r.llf, r.converged)
 
