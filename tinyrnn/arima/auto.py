@@ -360,13 +360,30 @@ def _fit_requests(requests):
             continue
         groups.setdefault(c, []).append((search, model))
     for c, members in groups.items():
-        if len(members) == 1:  # alone, ARIMA.fit's screened starts are cheaper
-            r = members[0][1].fit()
-            rows = [FitResult(r.params, r.llf, r.converged)]
-        else:
-            rows = fit_models([model for _, model in members])
+        rows = None
+        if len(members) > 1:
+            try:
+                rows = fit_models([model for _, model in members])
+            except FIT_ERRORS:  # one model failed the joint run: fit them one by one
+                rows = None
+        if rows is None:  # alone, ARIMA.fit's screened starts are cheaper than a joint run
+            rows = [_fit_alone(model) for _, model in members]
         for (search, model), r in zip(members, rows):
-            search.fits[c] = search.score(c, model, r.params, r.llf, r.converged)
+            search.fits[c] = search.score(c, model, r.params, r.llf, r.converged) \
+                if r is not None else Fitted(c, np.inf)
+
+
+# A candidate whose fit fails scores +inf, as in pmdarima (which catches LinAlgError and
+# ValueError); a zero prediction variance in the filter surfaces as ZeroDivisionError.
+FIT_ERRORS = (ValueError, np.linalg.LinAlgError, ZeroDivisionError, FloatingPointError)
+
+
+def _fit_alone(model):
+    try:
+        r = model.fit()
+    except FIT_ERRORS:
+        return None
+    return FitResult(r.params, r.llf, r.converged)
 
 
 def _run(searches):
