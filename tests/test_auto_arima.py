@@ -151,3 +151,23 @@ def test_bad_input():
         auto_arima_many([y, y], scheduler="spark")
     with pytest.raises(ValueError, match="series 1"):
         auto_arima_many([y, np.ones(30)])
+
+
+def test_command_line(tmp_path, capsys):
+    import json
+
+    from tinyrnn.cli import main
+    csv = tmp_path / "y.csv"
+    csv.write_text("y\n" + "\n".join(f"{v:.6f}" for v in NONSEASONAL["walk"]))
+    main(["arima", str(csv), "--auto", "--steps", "2", "--json", str(tmp_path / "o.json")])
+    out = capsys.readouterr().out
+    res = auto_arima(NONSEASONAL["walk"])
+    assert f"selected {res.spec.describe()}" in out
+    figures = json.loads((tmp_path / "o.json").read_text())
+    assert figures["order"] == list(res.order) and figures["aic"] == pytest.approx(res.aic)
+    with pytest.raises(SystemExit, match="--order P D Q, or --auto"):
+        main(["arima", str(csv)])
+    with pytest.raises(SystemExit, match="--m"):
+        main(["arima", str(csv), "--auto", "--seasonal"])
+    with pytest.raises(SystemExit, match="drop --order"):
+        main(["arima", str(csv), "--auto", "--order", "1", "1", "0"])
