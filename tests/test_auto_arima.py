@@ -109,18 +109,33 @@ def test_grid_search_is_the_whole_grid():
 
 def test_many_matches_one_at_a_time_and_dask():
     r = np.random.default_rng(11)
-    Y = [np.cumsum(r.standard_normal(n)) if i % 2 else _arma(r, n, ar=(0.5,), mean=1.0)
-         for i, n in enumerate([60, 75, 60, 90, 60, 80])]
-    many = auto_arima_many(Y)
+    # ten stationary AR series: their pure-AR candidates form groups large enough for the
+    # joint runs (JOINT_MIN_MODELS); the random walks' go alone
+    Y = [_arma(r, n, ar=(0.6,), mean=1.0) for n in [60, 75, 60, 90, 60, 80, 70, 60, 65, 60]]
+    Y += [np.cumsum(r.standard_normal(n)) for n in (60, 70)]
+    calls = []
+    from tinyrnn.arima import auto as auto_module
+    real = auto_module.fit_models
+
+    def spy(models):
+        calls.append(len(models))
+        return real(models)
+
+    auto_module.fit_models = spy
+    try:
+        many = auto_arima_many(Y)
+    finally:
+        auto_module.fit_models = real
+    assert calls and min(calls) >= auto_module.JOINT_MIN_MODELS  # joint runs happened
     alone = [auto_arima(y) for y in Y]
     assert len(many) == len(Y)
     for a, b in zip(many, alone):
         assert a.order == b.order and a.trend == b.trend
         assert a.aic == pytest.approx(b.aic, abs=1e-3)
     pytest.importorskip("dask")
-    dasked = auto_arima_many(Y, scheduler="dask", chunksize=2)
-    assert [r.order for r in dasked] == [r.order for r in many]
-    Y2 = np.array([y[:60] for y in Y])  # a 2-D array works too
+    dasked = auto_arima_many(Y[-4:], scheduler="dask", chunksize=2)
+    assert [r.order for r in dasked] == [r.order for r in many[-4:]]
+    Y2 = np.array([y[:50] for y in Y[-3:]])  # a 2-D array works too
     assert [r.order for r in auto_arima_many(Y2)] == [auto_arima(y).order for y in Y2]
 
 

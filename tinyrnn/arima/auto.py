@@ -38,10 +38,11 @@ after that each step of pmdarima's path is the next neighbour in its order, fitt
 when reached (a neighbour after the first improvement is never fitted, as in pmdarima: the
 candidates of one search all differ in specification, so fitting them ahead would only add
 work). ``auto_arima_many`` advances the searches of all series in lock-step: each step
-gathers every series' pending candidates, groups them by specification and fits each group
-with ``fit_models`` (one joint L-BFGS-B run over the group, as ``fit_many``); a
-specification only one series asked for is fitted by ``ARIMA.fit``. The answer is the best
-model fitted, which is the best of pmdarima's path.
+gathers every series' pending candidates and groups them by specification; a group of
+``JOINT_MIN_MODELS`` or more pure autoregressions is fitted with ``fit_models`` (one joint
+L-BFGS-B run over the group, as ``fit_many``), every other candidate by ``ARIMA.fit``
+(candidates with MA terms converge far more slowly in a joint run than alone: see
+``JOINT_MIN_MODELS``). The answer is the best model fitted, the best of pmdarima's path.
 """
 from __future__ import annotations
 
@@ -349,9 +350,9 @@ class Search:
 
 # ------------------------------------------------------------------------------ driver
 def _fit_requests(requests):
-    """Fit every requested (search, candidate): one ``fit_models`` call (a joint run) per
-    specification over all the searches that asked for it, ``ARIMA.fit`` for a
-    specification only one search asked for; store each fit in its search."""
+    """Fit every requested (search, candidate), grouped by specification: one
+    ``fit_models`` call (a joint run) for a large group of pure autoregressions,
+    ``ARIMA.fit`` for the others; store each fit in its search."""
     groups: dict = {}
     for search, c in requests:
         model = search.model(c)
