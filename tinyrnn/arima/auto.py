@@ -18,8 +18,15 @@ package) step by step, so that its users get the same models:
    (p, q), and the intercept switched); the first neighbour that lowers the criterion
    becomes the current model and a new round starts; the search ends after a round with
    nothing new to fit (or 100 fits).
-4. A model whose AR or MA inverse roots come within 0.01 of the unit circle, or that
-   cannot be fitted, scores +inf (pmdarima's root test).
+4. Each candidate is fitted as pmdarima fits it: from statsmodels' start values, at most
+   50 L-BFGS-B iterations (here with the exact score). A model whose AR or MA inverse
+   roots come within 0.01 of the unit circle, or that cannot be fitted, scores +inf
+   (pmdarima's root test). Fitting candidates to the exact maximum instead sends the
+   greedy search elsewhere (a candidate converged onto the unit circle scores +inf where
+   pmdarima's stopped short of it): on the benchmark's 40 series the AIC came within 1 of
+   pmdarima's on 32 that way, on 36 this way.
+5. The selected model is refitted to the exact maximum (``ARIMA.fit``: every start, to
+   convergence); its AIC is then at most the candidate's.
 
 The intercept: the model has one when d + D <= 1, in statsmodels' terms trend 'c' when
 d + D = 0 and 't' (a drift) when d + D = 1. As pmdarima does, the search *starts* with it
@@ -51,6 +58,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import statespace as ss
+from ..threads import blas_threads
 from .batch import _as_series_list, _chunk_size, fit_models
 from .model import ARIMA, FitResult
 from .results import ARIMAResults
@@ -58,6 +66,7 @@ from .spec import TRENDS, check_endog
 from .unit_root import is_constant, ndiffs, nsdiffs
 
 CRITERIA = ("aic", "aicc", "bic", "hqic")
+CANDIDATE_MAXITER = 50  # a candidate's fit, as pmdarima's: statsmodels' start, <= 50 L-BFGS steps
 MAX_FITS = 100        # pmdarima's limit on the models one stepwise search fits
 ROOT_MARGIN = 1e-2    # inverse roots above 1 - ROOT_MARGIN score +inf (pmdarima's test)
 
@@ -341,7 +350,18 @@ class Search:
             raise ValueError(f"no candidate model could be fitted to the series "
                              f"({self.y.size} values, d={self.d}, D={self.D})")
         best = min(finite, key=lambda f: f.ic)  # the first fitted among equals
-        res = ARIMAResults(best.model, best.params, best.llf, "mle", best.converged)
+        # the candidates were fitted as pmdarima fits them (one start, <= 50 steps); the
+        # selected model is refitted to the exact maximum (every start, to convergence)
+        # and the refit kept when it is higher and passes the root test
+        params, llf, converged = best.params, best.llf, best.converged
+        try:
+            r = best.model.fit()
+            if r.llf > llf and np.isfinite(self.score(best.candidate, best.model, r.params,
+                                                      r.llf, r.converged).ic):
+                params, llf, converged = r.params, r.llf, r.converged
+        except FIT_ERRORS:
+            pass
+        res = ARIMAResults(best.model, params, llf, "mle", converged)
         res.trend = best.model.trend
         res.auto = AutoSummary(self.d, self.D, self.opts.information_criterion,
                                list(self.fits.values()), list(self.visited))
@@ -390,10 +410,10 @@ FIT_ERRORS = (ValueError, np.linalg.LinAlgError, ZeroDivisionError, FloatingPoin
 
 def _fit_alone(model):
     try:
-        r = model.fit()
+        with blas_threads(1):
+            return model.mle_from(model.statsmodels_start(), maxiter=CANDIDATE_MAXITER)
     except FIT_ERRORS:
         return None
-    return FitResult(r.params, r.llf, r.converged)
 
 
 def _run(searches):
