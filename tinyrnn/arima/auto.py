@@ -47,7 +47,7 @@ candidates of one search all differ in specification, so fitting them ahead woul
 work). ``auto_arima_many`` advances the searches of all series in lock-step: each step
 gathers every series' pending candidates and groups them by specification; a group of
 ``JOINT_MIN_MODELS`` or more pure autoregressions is fitted with ``fit_models`` (one joint
-L-BFGS-B run over the group, as ``fit_many``), every other candidate by ``ARIMA.fit``
+L-BFGS-B run over the group, as ``fit_many``), every other candidate alone (step 4)
 (candidates with MA terms converge far more slowly in a joint run than alone: see
 ``JOINT_MIN_MODELS``). The answer is the best model fitted, the best of pmdarima's path.
 """
@@ -372,7 +372,8 @@ class Search:
 def _fit_requests(requests):
     """Fit every requested (search, candidate), grouped by specification: one
     ``fit_models`` call (a joint run) for a large group of pure autoregressions,
-    ``ARIMA.fit`` for the others; store each fit in its search."""
+    the others alone as pmdarima fits them (``_fit_alone``); store each fit in its
+    search."""
     groups: dict = {}
     for search, c in requests:
         model = search.model(c)
@@ -388,7 +389,7 @@ def _fit_requests(requests):
                 rows = fit_models([model for _, model in members])
             except FIT_ERRORS:  # one model failed the joint run: fit them one by one
                 rows = None
-        if rows is None:  # alone, ARIMA.fit's screened starts are cheaper than a joint run
+        if rows is None:  # alone: cheaper than a joint run for these
             rows = [_fit_alone(model) for _, model in members]
         for (search, model), r in zip(members, rows):
             search.fits[c] = search.score(c, model, r.params, r.llf, r.converged) \
