@@ -5,6 +5,7 @@
     tinyrnn memory [--length T] [--cells rnn gru lstm] [--steps N] [--json OUT] [--plot PNG]
     tinyrnn arima CSV [--column C] --order P D Q [--walk-forward] [--steps N] [--plot PNG]
                       [--json OUT]
+    tinyrnn arima CSV --auto [--seasonal --m 12] [--criterion aic] [--json OUT]
     tinyrnn forecast [--series NAME ... | --csv FILE --column C --order P D Q] [--plot PNG]
     tinyrnn gradcheck [--examples N] [--kernels numpy numba cuda]
     tinyrnn warmup
@@ -75,6 +76,10 @@ def cmd_memory(args):
 def cmd_arima(args):
     from .arima import ARIMA, walk_forward
     y, column = _read_column(args.csv, args.column)
+    if args.auto:
+        return _arima_auto(args, y)
+    if args.order is None:
+        raise SystemExit("error: arima needs --order P D Q, or --auto to select the orders")
     order = tuple(args.order)
     seasonal = tuple(args.seasonal_order) if args.seasonal_order else None
     model_kw = dict(order=order, seasonal_order=seasonal, trend=args.trend)
@@ -101,6 +106,35 @@ def cmd_arima(args):
         figures = {"params": dict(zip(res.param_names, res.params.tolist())), "llf": res.llf,
                    "aic": res.aic, "bic": res.bic, "forecast": fc.predicted_mean.tolist(),
                    "conf_int": ci.tolist()}
+    _write_json(args.json, figures)
+
+
+def _arima_auto(args, y):
+    """``--auto``: select the orders as pmdarima's auto_arima, then report the fit."""
+    from .arima import auto_arima
+    if args.order is not None or args.seasonal_order or args.walk_forward or args.trend:
+        raise SystemExit("error: --auto selects the orders and trend itself: drop --order, "
+                         "--seasonal-order, --trend and --walk-forward")
+    if args.seasonal and args.m < 2:
+        raise SystemExit(f"error: --seasonal needs --m, the seasonal period (>= 2), got "
+                         f"{args.m}")
+    res = auto_arima(y, seasonal=args.seasonal, m=args.m if args.seasonal else 1,
+                     information_criterion=args.criterion)
+    a = res.auto
+    print(f"selected {res.spec.describe()} trend={res.trend!r} (d={a.d} by KPSS"
+          + (f", D={a.D} by OCSB" if args.seasonal else "")
+          + f"; {a.n_fits} models fitted; {a.information_criterion}="
+          f"{min(f.ic for f in a.fitted):.3f})\n")
+    print(res.summary())
+    fc = res.get_forecast(args.steps)
+    ci = fc.conf_int(0.05)
+    print(f"\n{'step':>4} {'forecast':>12} {'lower 95%':>12} {'upper 95%':>12}")
+    for h in range(args.steps):
+        print(f"{h + 1:>4} {fc.predicted_mean[h]:>12.4f} {ci[h, 0]:>12.4f} {ci[h, 1]:>12.4f}")
+    figures = {"order": list(res.order), "seasonal_order": list(res.seasonal_order),
+               "trend": res.trend, "params": dict(zip(res.param_names, res.params.tolist())),
+               "llf": res.llf, "aic": res.aic, "bic": res.bic, "n_fits": a.n_fits,
+               "forecast": fc.predicted_mean.tolist(), "conf_int": ci.tolist()}
     _write_json(args.json, figures)
 
 
@@ -226,7 +260,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("arima", help="fit ARIMA to a CSV column, or run a walk-forward")
     p.add_argument("csv", help="CSV file with a header")
     p.add_argument("--column", help="the series' column (default: the last one)")
-    p.add_argument("--order", type=int, nargs=3, metavar=("P", "D", "Q"), required=True)
+    p.add_argument("--order", type=int, nargs=3, metavar=("P", "D", "Q"),
+                   help="the orders (or --auto to select them)")
+    p.add_argument("--auto", action="store_true",
+                   help="select the orders as pmdarima's auto_arima (KPSS for d, OCSB for "
+                   "D, stepwise search on the AIC)")
+    p.add_argument("--seasonal", action="store_true", help="with --auto: search seasonal "
+                   "orders of period --m")
+    p.add_argument("--m", type=int, default=1, help="with --auto --seasonal: the period")
+    p.add_argument("--criterion", choices=["aic", "aicc", "bic", "hqic"], default="aic",
+                   help="with --auto: the information criterion")
     p.add_argument("--seasonal-order", type=int, nargs=4, metavar=("P", "D", "Q", "S"),
                    help="seasonal order, e.g. 0 1 1 12 for the airline model")
     p.add_argument("--trend", choices=["n", "c", "t", "ct"],
