@@ -410,9 +410,9 @@ def kalman(y, X, beta, T, R, Z, sigma2, kappa, a, P, burn, tolerance, dTcol, dR,
     A = np.zeros((m, m))  # the diffuse part of P (see above), zero from t = burn on
     for i in range(nd):
         A[i, i] = 1.0
-    AZ = np.empty(m)
-    aA = np.empty(m)
-    b = np.empty(m)
+    AZ = np.zeros(m)
+    aA = np.zeros(m)
+    b = np.zeros(m)
     converged = False  # P (and dP) no longer change
     frozen = False     # F, K (and dF, dK) computed from the converged P
     F = 1.0
@@ -519,16 +519,17 @@ def kalman(y, X, beta, T, R, Z, sigma2, kappa, a, P, burn, tolerance, dTcol, dR,
                     acc += vals[nz] * P[cols[nz], j]
                 TP[i, j] = acc
         change = 0.0
+        # One expression for both cases, so the loop has no branch: after the burn-in
+        # a_A = 0 and the last term is K F K'.
         if diffuse:
             c = 1.0 / F
-            alpha, kc = kappa * g_B * c / fA, kappa * c
+            alpha, kc, cw, w = kappa * g_B * c / fA, kappa * c, c, b
+        else:
+            alpha, kc, cw, w = 0.0, 0.0, F, K
         for i in range(m):
             for j in range(i, m):
-                if diffuse:
-                    acc = sigma2 * R[i] * R[j] + alpha * aA[i] * aA[j] \
-                        - kc * (aA[i] * b[j] + b[i] * aA[j]) - c * b[i] * b[j]
-                else:
-                    acc = sigma2 * R[i] * R[j] - K[i] * F * K[j]
+                acc = sigma2 * R[i] * R[j] + alpha * aA[i] * aA[j] \
+                    - kc * (aA[i] * b[j] + b[i] * aA[j]) - cw * w[i] * w[j]
                 for nz in range(ptr[j], ptr[j + 1]):
                     acc += TP[i, cols[nz]] * vals[nz]
                 P_new[i, j] = acc
