@@ -170,8 +170,8 @@ def test_fit_many_equals_single_fits_and_runs_on_dask():
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        from tinyrnn.arima.batch import _chunk_size
-        assert _chunk_size(len(Y), client) == 35  # one chunk per worker thread
+        from tinyrnn.arima.batch import chunk_size
+        assert chunk_size(len(Y), client) == 35  # one chunk per worker thread
         on_dask = fit_many(Y, (2, 1, 0), scheduler=client)
         on_dask_default = fit_many(Y, (2, 1, 0), scheduler="dask")
     for other in (on_dask, on_dask_default):

@@ -59,7 +59,7 @@ import numpy as np
 
 from . import statespace as ss
 from ..threads import blas_threads
-from .batch import _as_series_list, _chunk_size, fit_models
+from .batch import as_series_list, chunk_size, fit_models
 from .model import ARIMA, FitResult
 from .results import ARIMAResults
 from .spec import TRENDS, check_endog
@@ -488,7 +488,7 @@ def auto_arima_many(Y, seasonal=False, m=1, d=None, D=None, max_p=5, max_q=5, ma
     opts = _options(seasonal, m, d, D, max_p, max_q, max_P, max_Q, max_d, max_D, start_p,
                     start_q, start_P, start_Q, max_order, information_criterion, stepwise,
                     trend, alpha)
-    series = _as_series_list(Y)
+    series = as_series_list(Y)
     searches = []
     for i, y in enumerate(series):  # fail fast, naming the series
         try:
@@ -502,7 +502,7 @@ def auto_arima_many(Y, seasonal=False, m=1, d=None, D=None, max_p=5, max_q=5, ma
             import dask
         except ImportError as e:
             raise RuntimeError("scheduler='dask' needs Dask: pip install 'tinyrnn[dask]'") from e
-        size = chunksize or _chunk_size(len(series), scheduler)
+        size = chunksize or chunk_size(len(series), scheduler)
         tasks = [dask.delayed(_select_chunk)([s.y for s in searches[i:i + size]], opts)
                  for i in range(0, len(series), size)]
         parts = dask.compute(*tasks) if scheduler == "dask" else \

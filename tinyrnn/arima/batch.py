@@ -47,7 +47,9 @@ class ManyResults:
     param_names: list
 
 
-def _as_series_list(Y):
+def as_series_list(Y):
+    """The series of ``Y`` (a 2-D array, one series a row, or a list of series of any
+    lengths) as a list, checked: what ``fit_many`` and ``auto_arima_many`` take."""
     if isinstance(Y, np.ndarray):
         if Y.ndim != 2:
             raise ValueError(f"Y must be 2-D (N series, n observations) or a list of "
@@ -194,7 +196,7 @@ def fit_many(Y, order, method: str = "mle", trend=None, scheduler=None,
     seasonal_order = check_seasonal_order(seasonal_order)
     if method not in ("mle", "css", "css-mle"):
         raise ValueError(f"method must be 'mle', 'css' or 'css-mle', got {method!r}")
-    series = _as_series_list(Y)
+    series = as_series_list(Y)
     if exog is None:
         exogs = [None] * len(series)
     else:
@@ -218,7 +220,7 @@ def fit_many(Y, order, method: str = "mle", trend=None, scheduler=None,
             import dask
         except ImportError as e:
             raise RuntimeError("scheduler='dask' needs Dask: pip install 'tinyrnn[dask]'") from e
-        size = chunksize or _chunk_size(len(series), scheduler)
+        size = chunksize or chunk_size(len(series), scheduler)
         tasks = [dask.delayed(_fit_chunk)(series[i:i + size], exogs[i:i + size], kwargs,
                                           method)
                  for i in range(0, len(series), size)]
@@ -240,7 +242,7 @@ def fit_many(Y, order, method: str = "mle", trend=None, scheduler=None,
                        param_names=models[0].param_names)
 
 
-def _chunk_size(n_series, scheduler):
+def chunk_size(n_series, scheduler):
     """Series per Dask task: an even share per worker thread (so every worker gets work),
     at most 1000 (so a task's memory stays small)."""
     workers = None
