@@ -48,10 +48,13 @@ def airline():
 @pytest.fixture(scope="module")
 def macro():
     """Regression with ARIMA errors on statsmodels' macrodata (quarterly, PeriodIndex):
-    log real consumption on log real disposable income."""
+    log real consumption (in percent) on log real disposable income. In percent, because
+    the innovations of the plain log have variance 3e-6, where statsmodels' filter loses
+    kappa eps / sigma2 ~ 1e-4 of its accuracy (tests/test_arima_exact.py) and is no reference
+    at 1e-6."""
     data = sm.datasets.macrodata.load_pandas().data
     index = pd.period_range("1959Q1", periods=len(data), freq="Q")
-    y = pd.Series(np.log(data["realcons"].to_numpy()), index, name="realcons")
+    y = pd.Series(100 * np.log(data["realcons"].to_numpy()), index, name="realcons")
     X = pd.DataFrame({"realdpi": np.log(data["realdpi"].to_numpy())}, index=index)
     kw = dict(order=(1, 1, 1), trend="t")
     ours = ARIMA(y[:190], exog=X[:190], **kw).fit()

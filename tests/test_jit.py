@@ -85,3 +85,16 @@ def test_foreground_mode_and_a_bad_mode(tmp_path):
     bad = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                          text=True)
     assert bad.returncode != 0 and "TINYRNN_JIT must be one of" in bad.stderr
+
+
+def test_a_failed_background_compilation_is_said_and_the_calls_compile_here(tmp_path):
+    script = """
+import subprocess, sys, tinyrnn.jit as jit
+jit._start_child = lambda group: subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+print(jit.ready("rnn"), jit.ready("rnn", wait=True), jit.ready("rnn"))
+"""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), TINYRNN_JIT="background")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.split() == ["False", "True", "True"], done.stdout
+    assert "background compilation of the rnn kernels failed (exit 3" in done.stderr

@@ -154,18 +154,28 @@ def ready(group: str, wait: bool = False) -> bool:
             child.wait()
         if child.poll() is None:
             return False
-        # Compiled into the cache; or the child failed, and the calls compile here (announced).
+        if child.returncode != 0:  # the calls compile here instead (announced)
+            print(f"tinyrnn: the background compilation of the {group} kernels failed (exit "
+                  f"{child.returncode}; its log: {_log(group)}); compiling them here",
+                  file=sys.stderr, flush=True)
         _ready.add(group)
         return True
+
+
+def _log(group):
+    return cache_dir() / f"tinyrnn-{group}-compile.log"
 
 
 def _start_child(group):
     announce()  # if the child fails, the foreground compilation that follows is announced
     env = dict(os.environ, **{MODE_VARIABLE: "foreground"})
     command = "import sys, tinyrnn.jit as jit; sys.exit(jit.child_main(sys.argv[1:]))"
-    return subprocess.Popen([sys.executable, "-c", command, group], env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    log = _log(group)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:  # the child keeps its own descriptor
+        return subprocess.Popen([sys.executable, "-c", command, group], env=env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                start_new_session=True)
 
 
 def _say_background(group):

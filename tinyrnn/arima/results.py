@@ -34,10 +34,12 @@ def _filter_from(y, X, params, spec, a0, P0, with_scores):
     llf_obs, fitted, F = np.empty(n), np.empty(n), np.empty(n)
     scores = np.empty((n, kd))
     tolerance = -1.0 if spec.k_regr else ss.TOLERANCE
-    llf = ss.kalman(y, X, params[:spec.k_regr].copy(), T, R, Z, params[-1], a, P, nd,
-                    tolerance, dTcol, dR, dsig, np.zeros((m, kd)), np.zeros((kd, m, m)),
-                    llf_obs, scores, fitted, F)
-    return llf, llf_obs, scores, fitted, F, a, P
+    # The state is known: no diffuse part (burn 0); the burn-in is only left out of log L.
+    ss.kalman(y, X, params[:spec.k_regr].copy(), T, R, Z, params[-1], ss.KAPPA, a, P, 0,
+              tolerance, dTcol, dR, dsig, np.zeros((m, kd)), np.zeros((kd, m, m)),
+              llf_obs, scores, fitted, F)
+    llf_obs[:nd], scores[:nd] = 0.0, 0.0
+    return float(llf_obs.sum()), llf_obs, scores, fitted, F, a, P
 
 
 class ARIMAResults:
