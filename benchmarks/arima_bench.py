@@ -10,10 +10,14 @@ writes ``benchmarks/results/arima-<machine>-<date>.{json,md}``.
 
     python benchmarks/arima_bench.py [--series 1000] [--quick]
 """
+import os
+
+# Time compiled code: compile in this process, never run uncompiled meanwhile (tinyrnn/jit.py).
+os.environ.setdefault("TINYRNN_JIT", "foreground")
+
 import argparse
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import time

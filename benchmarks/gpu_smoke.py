@@ -10,6 +10,11 @@ graphs off for the later stages and goes on).
 
     python benchmarks/gpu_smoke.py [--out DIR]
 """
+import os
+
+# Time compiled code: compile in this process, never run uncompiled meanwhile (tinyrnn/jit.py).
+os.environ.setdefault("TINYRNN_JIT", "foreground")
+
 import argparse
 import dataclasses
 import json

@@ -5,6 +5,11 @@ over cells, batch and hidden sizes, forward and backward, float32, to place
 
     python benchmarks/kernel_strategy.py [--cells rnn gru lstm]
 """
+import os
+
+# Time compiled code: compile in this process, never run uncompiled meanwhile (tinyrnn/jit.py).
+os.environ.setdefault("TINYRNN_JIT", "foreground")
+
 import argparse
 import sys
 import time

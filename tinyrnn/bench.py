@@ -419,6 +419,8 @@ def plot(rows, path):
 
 
 def main(argv=None):
+    # Time compiled code: compile here, never run uncompiled meanwhile (tinyrnn/jit.py).
+    os.environ.setdefault("TINYRNN_JIT", "foreground")
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short subset of shapes")
     parser.add_argument("--suite", choices=["cpu", "gpu", "all"], default="all",
