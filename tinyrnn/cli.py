@@ -98,15 +98,21 @@ def cmd_arima(args):
     else:
         res = ARIMA(y, **model_kw).fit(method=args.method)
         print(res.summary())
-        fc = res.get_forecast(args.steps)
-        ci = fc.conf_int(0.05)
-        print(f"\n{'step':>4} {'forecast':>12} {'lower 95%':>12} {'upper 95%':>12}")
-        for h in range(args.steps):
-            print(f"{h + 1:>4} {fc.predicted_mean[h]:>12.4f} {ci[h, 0]:>12.4f} {ci[h, 1]:>12.4f}")
+        fc, ci = _print_forecast(res, args.steps)
         figures = {"params": dict(zip(res.param_names, res.params.tolist())), "llf": res.llf,
                    "aic": res.aic, "bic": res.bic, "forecast": fc.predicted_mean.tolist(),
                    "conf_int": ci.tolist()}
     _write_json(args.json, figures)
+
+
+def _print_forecast(res, steps):
+    """Print the forecast table (mean and 95% interval per step); the forecast and interval."""
+    fc = res.get_forecast(steps)
+    ci = fc.conf_int(0.05)
+    print(f"\n{'step':>4} {'forecast':>12} {'lower 95%':>12} {'upper 95%':>12}")
+    for h in range(steps):
+        print(f"{h + 1:>4} {fc.predicted_mean[h]:>12.4f} {ci[h, 0]:>12.4f} {ci[h, 1]:>12.4f}")
+    return fc, ci
 
 
 def _arima_auto(args, y):
@@ -126,11 +132,7 @@ def _arima_auto(args, y):
           + f"; {a.n_fits} models fitted; {a.information_criterion}="
           f"{min(f.ic for f in a.fitted):.3f})\n")
     print(res.summary())
-    fc = res.get_forecast(args.steps)
-    ci = fc.conf_int(0.05)
-    print(f"\n{'step':>4} {'forecast':>12} {'lower 95%':>12} {'upper 95%':>12}")
-    for h in range(args.steps):
-        print(f"{h + 1:>4} {fc.predicted_mean[h]:>12.4f} {ci[h, 0]:>12.4f} {ci[h, 1]:>12.4f}")
+    fc, ci = _print_forecast(res, args.steps)
     figures = {"order": list(res.order), "seasonal_order": list(res.seasonal_order),
                "trend": res.trend, "params": dict(zip(res.param_names, res.params.tolist())),
                "llf": res.llf, "aic": res.aic, "bic": res.bic, "n_fits": a.n_fits,
