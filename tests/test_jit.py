@@ -98,3 +98,17 @@ print(jit.ready("rnn"), jit.ready("rnn", wait=True), jit.ready("rnn"))
                           text=True, check=True)
     assert done.stdout.split() == ["False", "True", "True"], done.stdout
     assert "background compilation of the rnn kernels failed (exit 3" in done.stderr
+
+
+def test_without_a_process_to_start_the_calls_compile_here(tmp_path):
+    script = """
+import tinyrnn.jit as jit
+def refuse(group):
+    raise PermissionError("read-only cache")
+jit._start_child = refuse
+print(jit.ready("lstm"))
+"""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), TINYRNN_JIT="background")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.split() == ["True"] and "background" not in done.stderr

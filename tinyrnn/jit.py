@@ -148,7 +148,11 @@ def ready(group: str, wait: bool = False) -> bool:
             if mode() == "foreground" or wait or marker(group).exists():
                 _ready.add(group)
                 return True
-            _children[group] = child = _start_child(group)
+            try:
+                _children[group] = child = _start_child(group)
+            except OSError:  # no writable cache folder or no process to spare: compile here
+                _ready.add(group)
+                return True
             _say_background(group)
         if wait:
             child.wait()
