@@ -23,7 +23,9 @@ setup(
         "test": ["pytest>=7", "hypothesis>=6.80", "dask[distributed]>=2024.1", "tqdm>=4.60",
                  "matplotlib>=3.7", "pandas>=1.4", "pmdarima>=2.0", "mpmath>=1.3"],
         "gpu": ["cupy-cuda13x>=13"],
-        "bench": ["matplotlib>=3.7", "pmdarima>=2.0", "statsforecast>=1.7"],
+        "bench": ["matplotlib>=3.7"],
+        # the peers of benchmarks/arima_bench.py and auto_arima_bench.py (statsforecast is heavy)
+        "arima-bench": ["pandas>=1.4", "pmdarima>=2.0", "statsforecast>=1.7"],
         "torch": ["torch>=2.1"],
         "dask": ["dask[distributed]>=2024.1"],
         "workflows": ["tqdm>=4.60", "matplotlib>=3.7"],

@@ -224,7 +224,7 @@ def main(argv=None):
         t0 = time.perf_counter()
         sf.fit(df)
         row["statsforecast_s"] = time.perf_counter() - t0
-    except ImportError:  # an optional peer: pip install statsforecast
+    except ImportError:  # an optional peer: pip install 'tinyrnn[arima-bench]'
         row["statsforecast_s"] = None
     rows.append(row)
 

@@ -273,7 +273,7 @@ def main(argv=None):
         print(f"running {name} ...", flush=True)
         res[name] = in_process(name, args.quick)
     if res["tinyrnn"] is None or res["pmdarima"] is None:
-        raise SystemExit("tinyrnn and pmdarima must both run (pip install 'tinyrnn[bench]')")
+        raise SystemExit("tinyrnn and pmdarima must both run (pip install 'tinyrnn[arima-bench]')")
     info = {"cpu": cpu_model(), "cores": os.cpu_count(), "gpu": None, "versions": versions(),
             "date": dt.date.today().isoformat()}
     for peer in ("pmdarima", "statsforecast"):
