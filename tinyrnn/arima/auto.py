@@ -60,12 +60,14 @@ import numpy as np
 from . import statespace as ss
 from ..threads import blas_threads
 from .batch import as_series_list, chunk_size, fit_models
-from .model import ARIMA, FitResult
-from .results import ARIMAResults
+from .model import ARIMA, FitResult, difference
+from .results import ARIMAResults, information_criteria
 from .spec import TRENDS, check_endog
 from .unit_root import is_constant, ndiffs, nsdiffs
 
 CRITERIA = ("aic", "aicc", "bic", "hqic")
+# pmdarima's stepwise moves of (p, q), and of (P, Q), in its order
+NEIGHBOURS = ((-1, 0), (0, -1), (1, 0), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
 CANDIDATE_MAXITER = 50  # a candidate's fit, as pmdarima's: statsmodels' start, <= 50 L-BFGS steps
 MAX_FITS = 100        # pmdarima's limit on the models one stepwise search fits
 ROOT_MARGIN = 1e-2    # inverse roots above 1 - ROOT_MARGIN score +inf (pmdarima's test)
@@ -203,9 +205,7 @@ class Search:
             D = nsdiffs(y, m, max_D=o.max_D)
         else:
             D = o.D if seasonal and o.D is not None else 0
-        dx = y
-        for _ in range(D):
-            dx = dx[m:] - dx[:-m]
+        dx = difference(y, 0, D, m)
         if dx.size < 3:
             raise ValueError(f"D={D} seasonal differences of period m={m} leave {dx.size} "
                              "observations: too few; pass a smaller D or a longer series")
@@ -249,12 +249,11 @@ class Search:
 
     def score(self, c: Candidate, model, params, llf, converged) -> Fitted:
         """The candidate's criterion, +inf past the root test."""
-        k, n, n_eff = model.k_params, model.nobs, model.nobs_effective
-        ic = {"aic": -2 * llf + 2 * k,
-              "bic": -2 * llf + k * np.log(n_eff),
-              "hqic": -2 * llf + 2 * k * np.log(np.log(n_eff)),
-              "aicc": -2 * llf + 2 * k + 2 * k * (n / (n - k - 1) - 1) if n - k - 1 > 0
-              else np.inf}[self.opts.information_criterion]
+        k, n = model.k_params, model.nobs
+        aic, bic, hqic = information_criteria(llf, k, model.nobs_effective)
+        aicc = aic + 2 * k * (n / (n - k - 1) - 1) if n - k - 1 > 0 else np.inf  # pmdarima's
+        ic = {"aic": aic, "bic": bic, "hqic": hqic,
+              "aicc": aicc}[self.opts.information_criterion]
         sp = model.spec
         if not np.isfinite(llf) or (sp.k_arma and
                                     _max_inverse_root(params, sp.dims) > 1 - ROOT_MARGIN):
@@ -309,12 +308,10 @@ class Search:
         while len(self.visited) < MAX_FITS:
             k0 = len(self.visited)
             moves = []
-            for dP, dQ in ((-1, 0), (0, -1), (1, 0), (0, 1), (-1, -1), (-1, 1), (1, -1),
-                           (1, 1)):
+            for dP, dQ in NEIGHBOURS:
                 if 0 <= P + dP <= max_P and 0 <= Q + dQ <= max_Q and self.m:
                     moves.append((p, q, P + dP, Q + dQ, icpt))
-            for dp, dq in ((-1, 0), (0, -1), (1, 0), (0, 1), (-1, -1), (-1, 1), (1, -1),
-                           (1, 1)):
+            for dp, dq in NEIGHBOURS:
                 if 0 <= p + dp <= max_p and 0 <= q + dq <= max_q:
                     moves.append((p + dp, q + dq, P, Q, icpt))
             if self.allow_intercept:

@@ -42,6 +42,15 @@ def _filter_from(y, X, params, spec, a0, P0, with_scores):
     return float(llf_obs.sum()), llf_obs, scores, fitted, F, a, P
 
 
+def information_criteria(llf, k, nobs_effective):
+    """(aic, bic, hqic) of a fit with log L ``llf`` and k parameters (sigma2 included), by
+    statsmodels' definitions (see ``ARIMAResults``)."""
+    # log(0) for an extension no longer than its burn-in: -inf, as in statsmodels
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (-2 * llf + 2 * k, -2 * llf + k * np.log(nobs_effective),
+                -2 * llf + 2 * k * np.log(np.log(nobs_effective)))
+
+
 class ARIMAResults:
     """What ``ARIMA.fit`` (and ``ARIMA.filter``) return. Definitions follow statsmodels'
     state-space results: ``aic = -2 llf + 2 k``, ``bic = -2 llf + k log(n - n_diff)``,
@@ -69,12 +78,8 @@ class ARIMAResults:
         self.llf_obs = out[1]
         self._fitted, self._F = out[3], out[4]
         self._final_state = (out[5], out[6])
-        k = model.k_params
-        self.aic = -2 * self.llf + 2 * k
-        # log(0) for an extension no longer than its burn-in: -inf, as in statsmodels
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.bic = -2 * self.llf + k * np.log(self.nobs_effective)
-            self.hqic = -2 * self.llf + 2 * k * np.log(np.log(self.nobs_effective))
+        self.aic, self.bic, self.hqic = information_criteria(self.llf, model.k_params,
+                                                             self.nobs_effective)
         self.sigma2 = float(self._params[-1])
 
     # ------------------------------------------------------------------ the filter
