@@ -2,9 +2,10 @@
 has the equations).
 
 Strategies and row blocks as in ``numba_common``: the fused step computes the recurrent
-pre-activation ``g = h W_hh^T`` (3H per row) with ``accumulate_rows`` and then the gates
-in one pass; the backward step forms ``d_hw`` in one pass and adds ``d_hw W_hh`` to the
-direct term ``dh * z``. The forward pass saves ``[r, z, n, hn]`` for the backward pass.
+pre-activation ``g = h W_hh^T`` (3H per row) with ``accumulate_rows`` and then, adding
+``xw_t``, the gates; the backward step forms ``d_xw_t`` and ``d_hw_t`` in one pass and adds
+``d_hw_t W_hh`` to the direct term ``dh * z``. The forward pass saves ``[r, z, n, hn]``
+(``hn = h W_hn^T + b_hn``) for the backward pass.
 """
 from __future__ import annotations
 
@@ -22,55 +23,66 @@ def blas_threads(B, H):
 
 @njit(cache=True, error_model="numpy")
 def _gates(g, xw, b_hn, t, lengths, lo, n, h, ys, saved):
-    """From g = h W_hh^T (rows 0..n-1 of the block at lo): the gates, h_t, ys and saved."""
+    """From g = h W_hh^T (rows 0..n-1 of the block at lo): the gates, h_t, ys and saved.
+
+    Each gate block is taken as its own 1-D view, so that every access in the loop over j
+    is ``v[j]``: LLVM vectorises that, not ``a[t, b, H + j]`` (whose index it cannot prove
+    non-negative, so it keeps the wraparound check).
+    """
     H = h.shape[1]
+    one = h.dtype.type(1)
     for r in range(n):
         b = lo + r
         if t >= lengths[b]:
             continue
+        g_rz, g_n = g[r, :2 * H], g[r, 2 * H:]
+        x_rz, x_n = xw[t, b, :2 * H], xw[t, b, 2 * H:]
+        s_r, s_z = saved[t, b, :H], saved[t, b, H:2 * H]
+        s_n, s_hn = saved[t, b, 2 * H:3 * H], saved[t, b, 3 * H:]
+        h_r, y = h[r], ys[0, t, b]
+        for j in range(2 * H):             # r and z: saved[t, b, :2H] = σ(xw + g)
+            saved[t, b, j] = sigmoid(x_rz[j] + g_rz[j])
         for j in range(H):
-            rr = sigmoid(xw[t, b, j] + g[r, j])
-            zz = sigmoid(xw[t, b, H + j] + g[r, H + j])
-            hn = g[r, 2 * H + j] + b_hn[j]
-            nn = tanh(xw[t, b, 2 * H + j] + rr * hn)
-            hv = (1 - zz) * nn + zz * h[r, j]
-            h[r, j] = hv
-            ys[0, t, b, j] = hv
-            saved[t, b, j] = rr
-            saved[t, b, H + j] = zz
-            saved[t, b, 2 * H + j] = nn
-            saved[t, b, 3 * H + j] = hn
+            hn = g_n[j] + b_hn[j]
+            nn = tanh(x_n[j] + s_r[j] * hn)
+            zz = s_z[j]
+            hv = (one - zz) * nn + zz * h_r[j]
+            h_r[j] = hv
+            y[j] = hv
+            s_n[j] = nn
+            s_hn[j] = hn
 
 
 @njit(cache=True, error_model="numpy")
-def _gate_grads(dh, g_ys, ys, saved, h0, t, lengths, lo, n, d_xw, d_hw, dw):
-    """Step t's gradients for the block's rows: d_xw[t], d_hw[t] (also into dw) and the
-    direct term dh * z, written over dh. Rows past their length are skipped: their dw rows
-    and dh stay zero."""
+def _gate_grads(dh, g_ys, ys, saved, h0, t, lengths, lo, n, d_xw, d_hw):
+    """Step t's gradients for the block's rows: d_xw[t] and d_hw[t] (which the caller then
+    multiplies by W_hh), and the direct term dh * z, written over dh. Rows past their length
+    are skipped: their rows of d_xw[t], d_hw[t] (zeroed by the caller) and dh stay zero."""
     H = dh.shape[1]
+    one = dh.dtype.type(1)
     for r in range(n):
         b = lo + r
         if t >= lengths[b]:
             continue
+        s_r, s_z = saved[t, b, :H], saved[t, b, H:2 * H]
+        s_n, s_hn = saved[t, b, 2 * H:3 * H], saved[t, b, 3 * H:]
+        h_prev = ys[0, t - 1, b] if t > 0 else h0[0, b]
+        dx_r, dx_z, dx_n = d_xw[t, b, :H], d_xw[t, b, H:2 * H], d_xw[t, b, 2 * H:]
+        dw_r, dw_z, dw_n = d_hw[t, b, :H], d_hw[t, b, H:2 * H], d_hw[t, b, 2 * H:]
+        dh_r, gy = dh[r], g_ys[0, t, b]
         for j in range(H):
-            d = dh[r, j] + g_ys[0, t, b, j]
-            rr = saved[t, b, j]
-            zz = saved[t, b, H + j]
-            nn = saved[t, b, 2 * H + j]
-            hn = saved[t, b, 3 * H + j]
-            hp = ys[0, t - 1, b, j] if t > 0 else h0[0, b, j]
-            dn = d * (1 - zz) * (1 - nn * nn)
-            dr = dn * hn * rr * (1 - rr)
-            dz = d * (hp - nn) * zz * (1 - zz)
-            d_xw[t, b, j] = dr
-            d_xw[t, b, H + j] = dz
-            d_xw[t, b, 2 * H + j] = dn
-            dw[r, j] = dr
-            dw[r, H + j] = dz
-            dw[r, 2 * H + j] = dn * rr
-            for k in range(3):
-                d_hw[t, b, k * H + j] = dw[r, k * H + j]
-            dh[r, j] = d * zz
+            d = dh_r[j] + gy[j]
+            rr, zz, nn = s_r[j], s_z[j], s_n[j]
+            dn = d * (one - zz) * (one - nn * nn)
+            dr = dn * s_hn[j] * rr * (one - rr)
+            dz = d * (h_prev[j] - nn) * zz * (one - zz)
+            dx_r[j] = dr
+            dx_z[j] = dz
+            dx_n[j] = dn
+            dw_r[j] = dr
+            dw_z[j] = dz
+            dw_n[j] = dn * rr
+            dh_r[j] = d * zz
 
 
 @njit(cache=True, error_model="numpy")
@@ -102,15 +114,14 @@ def _backward_rows(g_ys, ys, saved, state0, w, lengths, truncate, lo, hi, d_xw, 
     n = hi - lo
     H = ys.shape[3]
     dh = np.zeros((n, H), dtype=ys.dtype)
-    dw = np.zeros((n, 3 * H), dtype=ys.dtype)
     _zero_padding(lengths, lo, hi, d_xw)
     _zero_padding(lengths, lo, hi, d_hw)
     for t in range(lengths[lo:hi].max() - 1, -1, -1):
-        _gate_grads(dh, g_ys, ys, saved, state0, t, lengths, lo, n, d_xw, d_hw, dw)
+        _gate_grads(dh, g_ys, ys, saved, state0, t, lengths, lo, n, d_xw, d_hw)
         if truncate > 0 and t > 0 and t % truncate == 0:
             dh[:, :] = 0  # truncated BPTT: nothing flows from h_t back to h_{t-1}
         else:
-            accumulate_rows(dh, dw, w, n)
+            accumulate_rows(dh, d_hw[t, lo:hi], w, n)
     d_state0[0, lo:hi] = dh
 
 
@@ -145,16 +156,15 @@ def _forward_blas(xw, w_t, b_hn, state0, lengths, ys, saved):
 def _backward_blas(g_ys, ys, saved, state0, w, lengths, truncate, d_xw, d_hw, d_state0):
     B, H = ys.shape[2], ys.shape[3]
     dh = np.zeros((B, H), dtype=ys.dtype)
-    dw = np.zeros((B, 3 * H), dtype=ys.dtype)
     through_w = np.empty_like(dh)
     _zero_padding(lengths, 0, B, d_xw)
     _zero_padding(lengths, 0, B, d_hw)
     for t in range(ys.shape[1] - 1, -1, -1):
-        _gate_grads(dh, g_ys, ys, saved, state0, t, lengths, 0, B, d_xw, d_hw, dw)
+        _gate_grads(dh, g_ys, ys, saved, state0, t, lengths, 0, B, d_xw, d_hw)
         if truncate > 0 and t > 0 and t % truncate == 0:
             dh[:] = 0
         else:
-            np.matmul(dw, w, out=through_w)
+            np.matmul(d_hw[t], w, out=through_w)
             dh += through_w
     d_state0[0] = dh
 

@@ -1,10 +1,11 @@
 """The LSTM's Numba CPU kernel (same contract and results as ``numpy_lstm``, whose docstring
 has the equations).
 
-Strategies and row blocks as in ``numba_common``: the fused step starts the pre-activation
-``a`` (4H per row) from ``xw_t``, adds ``h W_hh^T`` with ``accumulate_rows`` and applies the
-gates in one pass; the backward step forms ``d_a`` and the carried ``dc`` in one pass and
-``dh = d_a W_hh`` with the same product. The forward pass saves ``[i, f, g, o]``.
+Strategies and row blocks as in ``numba_common``: the fused step computes the recurrent
+pre-activation ``g = h W_hh^T`` (4H per row) with ``accumulate_rows`` and then, adding
+``xw_t``, the gates and states; the backward step forms ``d_xw_t`` and the carried ``dc``
+in one pass and ``dh = d_xw_t W_hh`` with the same product. The forward pass saves
+``[i, f, g, o]``.
 """
 from __future__ import annotations
 
@@ -22,55 +23,61 @@ def blas_threads(B, H):
 
 
 @njit(cache=True, error_model="numpy")
-def _gates(a, t, lengths, lo, n, h, c, ys, saved):
-    """From a = xw_t + h W_hh^T (rows 0..n-1 of the block at lo): gates, states, ys, saved."""
+def _gates(g, xw, t, lengths, lo, n, h, c, ys, saved):
+    """From g = h W_hh^T (rows 0..n-1 of the block at lo) and xw[t]: the gates, the states,
+    ys and saved. Gate blocks are 1-D views, as in the GRU's ``_gates`` (which says why)."""
     H = h.shape[1]
     for r in range(n):
         b = lo + r
         if t >= lengths[b]:
             continue
+        g_r, x = g[r], xw[t, b]
+        s = saved[t, b]
+        g_g, g_o, x_g, x_o = g_r[2 * H:3 * H], g_r[3 * H:], x[2 * H:3 * H], x[3 * H:]
+        s_i, s_f, s_g, s_o = s[:H], s[H:2 * H], s[2 * H:3 * H], s[3 * H:]
+        h_r, c_r, y_h, y_c = h[r], c[r], ys[0, t, b], ys[1, t, b]
+        for j in range(2 * H):              # i and f
+            s[j] = sigmoid(x[j] + g_r[j])
         for j in range(H):
-            i = sigmoid(a[r, j])
-            f = sigmoid(a[r, H + j])
-            g = tanh(a[r, 2 * H + j])
-            o = sigmoid(a[r, 3 * H + j])
-            cv = f * c[r, j] + i * g
-            hv = o * tanh(cv)
-            c[r, j] = cv
-            h[r, j] = hv
-            ys[0, t, b, j] = hv
-            ys[1, t, b, j] = cv
-            saved[t, b, j] = i
-            saved[t, b, H + j] = f
-            saved[t, b, 2 * H + j] = g
-            saved[t, b, 3 * H + j] = o
+            s_g[j] = tanh(x_g[j] + g_g[j])
+            s_o[j] = sigmoid(x_o[j] + g_o[j])
+        for j in range(H):
+            cv = s_f[j] * c_r[j] + s_i[j] * s_g[j]
+            hv = s_o[j] * tanh(cv)
+            c_r[j] = cv
+            h_r[j] = hv
+            y_h[j] = hv
+            y_c[j] = cv
 
 
 @njit(cache=True, error_model="numpy")
-def _gate_grads(dh, dc, g_ys, ys, saved, state0, t, lengths, lo, n, d_xw, da):
-    """Step t's pre-activation gradients for the block's rows into d_xw[t] and da, and dc
-    carried to step t - 1. Rows past their length are skipped (their da, dh, dc stay 0)."""
+def _gate_grads(dh, dc, g_ys, ys, saved, state0, t, lengths, lo, n, d_xw):
+    """Step t's pre-activation gradients for the block's rows into d_xw[t] (which the caller
+    then multiplies by W_hh for dh), and dc carried to step t - 1, written over dc. Rows past
+    their length are skipped (their rows of d_xw[t], zeroed by the caller, and dc stay 0)."""
     H = dh.shape[1]
+    one = dh.dtype.type(1)
     for r in range(n):
         b = lo + r
         if t >= lengths[b]:
             continue
+        s = saved[t, b]
+        s_i, s_f, s_g, s_o = s[:H], s[H:2 * H], s[2 * H:3 * H], s[3 * H:]
+        c_t = ys[1, t, b]
+        c_prev = ys[1, t - 1, b] if t > 0 else state0[1, b]
+        gy_h, gy_c, dh_r, dc_r = g_ys[0, t, b], g_ys[1, t, b], dh[r], dc[r]
+        d = d_xw[t, b]
+        d_i, d_f, d_g, d_o = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:]
         for j in range(H):
-            i = saved[t, b, j]
-            f = saved[t, b, H + j]
-            g = saved[t, b, 2 * H + j]
-            o = saved[t, b, 3 * H + j]
-            tc = tanh(ys[1, t, b, j])
-            cp = ys[1, t - 1, b, j] if t > 0 else state0[1, b, j]
-            dhv = dh[r, j] + g_ys[0, t, b, j]
-            dcv = dc[r, j] + g_ys[1, t, b, j] + dhv * o * (1 - tc * tc)
-            da[r, j] = dcv * g * i * (1 - i)
-            da[r, H + j] = dcv * cp * f * (1 - f)
-            da[r, 2 * H + j] = dcv * i * (1 - g * g)
-            da[r, 3 * H + j] = dhv * tc * o * (1 - o)
-            for k in range(4):
-                d_xw[t, b, k * H + j] = da[r, k * H + j]
-            dc[r, j] = dcv * f
+            i, f, g, o = s_i[j], s_f[j], s_g[j], s_o[j]
+            tc = tanh(c_t[j])
+            dhv = dh_r[j] + gy_h[j]
+            dcv = dc_r[j] + gy_c[j] + dhv * o * (one - tc * tc)
+            d_i[j] = dcv * g * i * (one - i)
+            d_f[j] = dcv * c_prev[j] * f * (one - f)
+            d_g[j] = dcv * i * (one - g * g)
+            d_o[j] = dhv * tc * o * (one - o)
+            dc_r[j] = dcv * f
 
 
 # --------------------------------------------------------------------------- fused rows
@@ -80,11 +87,11 @@ def _forward_rows(xw, w_t, state0, lengths, lo, hi, ys, saved):
     n = hi - lo
     h = state0[0, lo:hi].copy()
     c = state0[1, lo:hi].copy()
-    a = np.empty((n, w_t.shape[1]), dtype=xw.dtype)
+    g = np.empty((n, w_t.shape[1]), dtype=xw.dtype)
     for t in range(lengths[lo:hi].max()):
-        a[:, :] = xw[t, lo:hi]
-        accumulate_rows(a, h, w_t, n)
-        _gates(a, t, lengths, lo, n, h, c, ys, saved)
+        g[:, :] = 0
+        accumulate_rows(g, h, w_t, n)
+        _gates(g, xw, t, lengths, lo, n, h, c, ys, saved)
     _zero_padding(lengths, lo, hi, ys[0])
     _zero_padding(lengths, lo, hi, ys[1])
 
@@ -95,15 +102,14 @@ def _backward_rows(g_ys, ys, saved, state0, w, lengths, truncate, lo, hi, d_xw, 
     H = ys.shape[3]
     dh = np.zeros((n, H), dtype=ys.dtype)
     dc = np.zeros((n, H), dtype=ys.dtype)
-    da = np.zeros((n, 4 * H), dtype=ys.dtype)
     _zero_padding(lengths, lo, hi, d_xw)
     for t in range(lengths[lo:hi].max() - 1, -1, -1):
-        _gate_grads(dh, dc, g_ys, ys, saved, state0, t, lengths, lo, n, d_xw, da)
+        _gate_grads(dh, dc, g_ys, ys, saved, state0, t, lengths, lo, n, d_xw)
         dh[:, :] = 0
         if truncate > 0 and t > 0 and t % truncate == 0:
             dc[:, :] = 0  # truncated BPTT cuts both the h and the c path
         else:
-            accumulate_rows(dh, da, w, n)
+            accumulate_rows(dh, d_xw[t, lo:hi], w, n)
     d_state0[0, lo:hi] = dh
     d_state0[1, lo:hi] = dc
 
@@ -129,11 +135,10 @@ def _backward_parallel(g_ys, ys, saved, state0, w, lengths, truncate, n_blocks, 
 
 def _forward_blas(xw, w_t, state0, lengths, ys, saved):
     h, c = state0[0].copy(), state0[1].copy()
-    a = np.empty((h.shape[0], w_t.shape[1]), dtype=xw.dtype)
+    g = np.empty((h.shape[0], w_t.shape[1]), dtype=xw.dtype)
     for t in range(xw.shape[0]):
-        np.matmul(h, w_t, out=a)
-        a += xw[t]
-        _gates(a, t, lengths, 0, h.shape[0], h, c, ys, saved)
+        np.matmul(h, w_t, out=g)
+        _gates(g, xw, t, lengths, 0, h.shape[0], h, c, ys, saved)
     _zero_padding(lengths, 0, h.shape[0], ys[0])
     _zero_padding(lengths, 0, h.shape[0], ys[1])
 
@@ -142,15 +147,14 @@ def _backward_blas(g_ys, ys, saved, state0, w, lengths, truncate, d_xw, d_state0
     B, H = ys.shape[2], ys.shape[3]
     dh = np.zeros((B, H), dtype=ys.dtype)
     dc = np.zeros((B, H), dtype=ys.dtype)
-    da = np.zeros((B, 4 * H), dtype=ys.dtype)
     _zero_padding(lengths, 0, B, d_xw)
     for t in range(ys.shape[1] - 1, -1, -1):
-        _gate_grads(dh, dc, g_ys, ys, saved, state0, t, lengths, 0, B, d_xw, da)
+        _gate_grads(dh, dc, g_ys, ys, saved, state0, t, lengths, 0, B, d_xw)
         if truncate > 0 and t > 0 and t % truncate == 0:
             dh[:] = 0
             dc[:] = 0
         else:
-            np.matmul(da, w, out=dh)
+            np.matmul(d_xw[t], w, out=dh)
     d_state0[0] = dh
     d_state0[1] = dc
 

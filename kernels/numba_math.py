@@ -2,44 +2,73 @@
 
 ``np.tanh`` and ``np.exp`` compile to a libm call per element (about 9 ns here), which is
 most of the cost of a small recurrent step and keeps LLVM from vectorising the loop. For
-float32 data these compute, in float64 arithmetic with no calls and no branches LLVM cannot
-flatten::
+float32 data these use an exp written in float32 arithmetic, eight lanes to an AVX2
+register, with no calls and no branches LLVM cannot flatten::
 
-    tanh(x) = sign(x) * (1 - 2 / (exp(2|x|) + 1)),     exp(2|x|) = exp(|x|/16)^32
-    σ(x) = 1 / (1 + exp(-|x|)) for x >= 0 (1 - that for x < 0),   exp(|x|) = exp(|x|/32)^32
+    exp(x) = 2^k exp(r),   k = round(x / ln 2),   r = x - k ln 2 in [-ln 2 / 2, ln 2 / 2]
 
-with ``exp(z)``, z in [0, 5/8], from its Taylor series to degree 10 (error < 2e-10), and
-the odd Taylor series of tanh for |x| < 1/4, where the first form would cancel. |x| is
-clamped where the float32 result no longer changes (tanh: 10; σ: 20, beyond which σ(-|x|)
-is below 2e-9). Results are within 1 ulp of the correctly rounded float32 values (checked
-in tests/test_numba_kernel.py). float64 data keeps ``np.tanh``/``np.exp``: gradient checks
-need the full precision.
+``k ln 2`` is subtracted in two parts (Cody and Waite: ``ln 2 = LN2_HI + LN2_LO`` with
+``LN2_HI`` short enough that ``k LN2_HI`` is exact), exp(r) is its Taylor polynomial of
+degree 7 (truncation error below 6e-9) and 2^k is built from its exponent bits. The result
+is within 1 ulp. Then, with the last steps in float64 so that no rounding is amplified::
+
+    σ(x) = 1 / (1 + exp(-x))
+    tanh(x) = sign(x) (1 - 2 / (exp(2|x|) + 1))      for |x| >= 5/8
+    tanh(x) = x + x s P(s),  s = x^2                 for |x| < 5/8
+
+where the first tanh form would cancel. P is a degree-4 polynomial fitted by least squares
+to (tanh(x)/x - 1)/s on 400 Chebyshev nodes of s in [0, (5/8)^2], weighted by s (relative
+error of tanh below 5e-9). Results are within 2 ulp of the correctly rounded float32 values
+(checked in tests/test_numba_kernels.py). float64 data keeps ``np.tanh``/``np.exp``:
+gradient checks need the full precision.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
-_E0, _E1, _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10 = [1.0 / math.factorial(k)
-                                                           for k in range(11)]
-# tanh x = x - x^3/3 + 2x^5/15 - 17x^7/315 + 62x^9/2835 - 1382x^11/155925 + ...
-_T3, _T5, _T7, _T9, _T11, _T13 = (-1 / 3, 2 / 15, -17 / 315, 62 / 2835, -1382 / 155925,
-                                  21844 / 6081075)
+_F = np.float32
+_LOG2E = _F(1 / math.log(2))
+_LN2_HI = _F(0.693359375)          # 9 significant bits: k * _LN2_HI is exact for |k| < 2^14
+_LN2_LO = _F(math.log(2) - 0.693359375)
+_ROUND = _F(1.5 * 2 ** 23)         # x + _ROUND - _ROUND rounds x to an integer (|x| < 2^22)
+_X_MIN, _X_MAX = _F(-87.0), _F(88.0)  # 2^k stays a normal float32
+_E0, _E1, _E2, _E3, _E4, _E5, _E6, _E7 = [_F(1 / math.factorial(k)) for k in range(8)]
+_P0, _P1, _P2, _P3, _P4 = (-0.3333328128411306, 0.13331431753508313, -0.05373915650356053,
+                           0.020637861488960654, -0.005704042524655959)
+_SMALL_TANH = _F(0.625)
+_TANH_ONE = _F(10.0)               # tanh(10) rounds to 1 in float32 (tanh(9) does not)
+
+# FMA contraction only: every other IEEE rule is kept (the rounding trick relies on it).
+_CONTRACT = {"contract"}
 
 
-@njit(cache=True)
-def _exp_pow32(z):
-    """exp(32 z) for z in [0, 5/8]: a Taylor polynomial, then squared five times."""
-    e = _E0 + z * (_E1 + z * (_E2 + z * (_E3 + z * (_E4 + z * (_E5 + z * (
-        _E6 + z * (_E7 + z * (_E8 + z * (_E9 + z * _E10)))))))))
-    e = e * e
-    e = e * e
-    e = e * e
-    e = e * e
-    return e * e
+@intrinsic
+def _pow2(typingctx, k):
+    """2^k for a float32 k holding an integer in [-126, 127], from its exponent bits."""
+    if k != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        exponent = builder.add(builder.fptosi(args[0], i32), ir.Constant(i32, 127))
+        return builder.bitcast(builder.shl(exponent, ir.Constant(i32, 23)), ir.FloatType())
+
+    return types.float32(types.float32), codegen
+
+
+@njit(cache=True, fastmath=_CONTRACT)
+def exp32(x):
+    """exp(x) for a float32 x, within 1 ulp; x is clamped to [-87, 88]."""
+    x = min(max(x, _X_MIN), _X_MAX)
+    k = (x * _LOG2E + _ROUND) - _ROUND
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    p = _E0 + r * (_E1 + r * (_E2 + r * (_E3 + r * (_E4 + r * (_E5 + r * (_E6 + r * _E7))))))
+    return p * _pow2(k)
 
 
 def tanh(x):
@@ -52,32 +81,29 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-@overload(tanh)
+@overload(tanh, jit_options={"fastmath": _CONTRACT})
 def _tanh_overload(x):
     if x != types.float32:
         return lambda x: np.tanh(x)
 
     def fast_tanh32(x):
-        ax = min(abs(np.float64(x)), 10.0)
-        e = _exp_pow32(ax * 0.0625)
-        large = 1.0 - 2.0 / (e + 1.0)
+        ax = min(abs(x), _TANH_ONE)
+        large = 1.0 - 2.0 / (np.float64(exp32(ax + ax)) + 1.0)
         s = ax * ax
-        small = ax + ax * s * (_T3 + s * (_T5 + s * (_T7 + s * (_T9 + s * (_T11 + s * _T13)))))
-        r = small if ax < 0.25 else large
-        return np.float32(math.copysign(r, x))
+        small = ax + ax * s * (_P0 + s * (_P1 + s * (_P2 + s * (_P3 + s * _P4))))
+        r = np.float32(small if ax < _SMALL_TANH else large)
+        return math.copysign(r, x) if x == x else x   # NaN stays NaN
 
     return fast_tanh32
 
 
-@overload(sigmoid)
+@overload(sigmoid, jit_options={"fastmath": _CONTRACT})
 def _sigmoid_overload(x):
     if x != types.float32:
         return lambda x: 1.0 / (1.0 + np.exp(-x))
 
     def fast_sigmoid32(x):
-        x64 = np.float64(x)
-        e = _exp_pow32(min(abs(x64), 20.0) * 0.03125)  # exp(|x|)
-        low = 1.0 / (1.0 + e)                         # σ(-|x|), no cancellation
-        return np.float32(1.0 - low if x64 >= 0 else low)
+        r = np.float32(1.0 / (1.0 + np.float64(exp32(-x))))
+        return r if x == x else x   # NaN stays NaN
 
     return fast_sigmoid32
