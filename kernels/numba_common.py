@@ -25,8 +25,11 @@ from tinyrnn.jit import announce
 announce()
 
 # Measured with benchmarks/kernel_strategy.py (2 cores): one GEMM per step wins once a
-# step has enough rows times outputs to keep BLAS busy, or the weights outgrow the caches.
-BLAS_MIN_ROWS_TIMES_OUTPUTS = 8192
+# step has enough rows times units to keep BLAS busy, or the weights outgrow the caches.
+# Counted in units (B*H), not outputs (B*G*H): a gated cell's larger product comes with a
+# larger gate pass, which the fused loops split over the cores and the BLAS plan runs on one
+# (measured crossovers: B*H = 8192 for the Elman cell, the GRU and the LSTM alike).
+BLAS_MIN_ROWS_TIMES_UNITS = 8192
 BLAS_MIN_OUTPUTS = 1024
 # Per-step GEMMs below this many multiply-adds run on one BLAS thread: a second thread saves
 # little on them, and its spinning between calls slows the compiled pass that follows each
@@ -59,11 +62,20 @@ def accumulate_rows(out, left, right, n):
                 out[r, j] += lk * right[k, j]
 
 
-def strategy(B: int, outputs: int) -> str:
-    """"blas" or "fused" for a step of B rows and ``outputs`` = G*H pre-activations."""
-    if B * outputs >= BLAS_MIN_ROWS_TIMES_OUTPUTS or outputs >= BLAS_MIN_OUTPUTS:
+def strategy(B: int, outputs: int, gates: int = 1) -> str:
+    """"blas" or "fused" for a step of B rows and ``outputs`` = G*H pre-activations
+    (``gates`` = G)."""
+    if B * outputs >= BLAS_MIN_ROWS_TIMES_UNITS * gates or outputs >= BLAS_MIN_OUTPUTS:
         return "blas"
     return "fused"
+
+
+def transposed_weights(w_hh, strategy_name):
+    """W_hh^T for the step's product ``h W_hh^T``: a contiguous copy for the fused loops,
+    which read it row by row; for BLAS the transposed view, which the GEMM reads as it is
+    (copying a (3072, 1024) float32 W_hh took 23 ms here, as long as its view costs over 50
+    steps)."""
+    return w_hh.T if strategy_name == "blas" else np.ascontiguousarray(w_hh.T)
 
 
 def blas_threads(B: int, H: int, gates: int):
@@ -74,7 +86,7 @@ def blas_threads(B: int, H: int, gates: int):
     tinyrnn/threads.py). The per-step GEMM loop runs on one core, so the GEMMs around it may
     take all; its small per-step GEMMs take one thread."""
     outputs = gates * H
-    if strategy(B, outputs) == "fused":
+    if strategy(B, outputs, gates) == "fused":
         return 1, 1
     return None, (1 if B * outputs * H < BLAS_MULTITHREAD_MIN_MACS else None)
 

@@ -176,11 +176,12 @@ def forward(xw, w_hh, state0, lengths=None, *, b_hn=None):
     H = H3 // 3
     lengths = common.full_lengths(lengths, T, B)
     b_hn = np.zeros(H, dtype=xw.dtype) if b_hn is None else b_hn
-    w_t = np.ascontiguousarray(w_hh.T)
+    plan = common.strategy(B, H3, 3)
+    w_t = common.transposed_weights(w_hh, plan)
     ys = np.empty((1, T, B, H), dtype=xw.dtype)
     saved = np.empty((T, B, 4 * H), dtype=xw.dtype)
     args = (xw, w_t, b_hn, state0, lengths)
-    if common.strategy(B, H3) == "blas":
+    if plan == "blas":
         _forward_blas(*args, ys, saved)
     elif common.row_blocks(B) > 1:
         _forward_parallel(*args, common.row_blocks(B), ys, saved)
@@ -196,7 +197,7 @@ def backward(g_ys, ys, saved, state0, w_hh, truncate=None, lengths=None, *, b_hn
     d_hw = np.empty_like(d_xw)
     d_state0 = np.empty((1, B, H), dtype=ys.dtype)
     args = (g_ys, ys, saved, state0, w_hh, lengths, 0 if truncate is None else truncate)
-    if common.strategy(B, 3 * H) == "blas":
+    if common.strategy(B, 3 * H, 3) == "blas":
         _backward_blas(*args, d_xw, d_hw, d_state0)
     elif common.row_blocks(B) > 1:
         _backward_parallel(*args, common.row_blocks(B), d_xw, d_hw, d_state0)

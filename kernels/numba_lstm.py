@@ -165,11 +165,12 @@ def forward(xw, w_hh, state0, lengths=None):
     T, B, H4 = xw.shape
     H = H4 // 4
     lengths = common.full_lengths(lengths, T, B)
-    w_t = np.ascontiguousarray(w_hh.T)
+    plan = common.strategy(B, H4, 4)
+    w_t = common.transposed_weights(w_hh, plan)
     ys = np.empty((2, T, B, H), dtype=xw.dtype)
     saved = np.empty((T, B, 4 * H), dtype=xw.dtype)
     args = (xw, w_t, state0, lengths)
-    if common.strategy(B, H4) == "blas":
+    if plan == "blas":
         _forward_blas(*args, ys, saved)
     elif common.row_blocks(B) > 1:
         _forward_parallel(*args, common.row_blocks(B), ys, saved)
@@ -184,7 +185,7 @@ def backward(g_ys, ys, saved, state0, w_hh, truncate=None, lengths=None):
     d_xw = np.empty((T, B, 4 * H), dtype=ys.dtype)
     d_state0 = np.empty((2, B, H), dtype=ys.dtype)
     args = (g_ys, ys, saved, state0, w_hh, lengths, 0 if truncate is None else truncate)
-    if common.strategy(B, 4 * H) == "blas":
+    if common.strategy(B, 4 * H, 4) == "blas":
         _backward_blas(*args, d_xw, d_state0)
     elif common.row_blocks(B) > 1:
         _backward_parallel(*args, common.row_blocks(B), d_xw, d_state0)

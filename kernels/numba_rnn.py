@@ -169,10 +169,11 @@ def forward(xw, w_hh, state0, lengths=None, *, nonlinearity="tanh"):
     T, B, H = xw.shape
     lengths = common.full_lengths(lengths, T, B)
     relu = nonlinearity == "relu"
-    w_t = np.ascontiguousarray(w_hh.T)
+    plan = common.strategy(B, H)
+    w_t = common.transposed_weights(w_hh, plan)
     ys = np.empty((1, T, B, H), dtype=xw.dtype)
     hs, h0 = ys[0], state0[0]
-    if common.strategy(B, H) == "blas":
+    if plan == "blas":
         _forward_blas(xw, w_t, h0, lengths, relu, hs)
     else:
         blocks = common.row_blocks(B)

@@ -243,7 +243,7 @@ def _warm_recurrent(log, cells):
             k = kernel(name, "numba")
             for dtype in (np.float32, np.float64):
                 for strategy, B in (("fused", 1), ("fused", 2), ("blas", 2)):
-                    numba_common.strategy = lambda B, outputs, s=strategy: s
+                    numba_common.strategy = lambda *shape, s=strategy: s
                     H = 4
                     xw = rng.standard_normal((3, B, spec.gates * H)).astype(dtype)
                     w = rng.standard_normal((spec.gates * H, H)).astype(dtype)

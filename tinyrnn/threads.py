@@ -48,3 +48,46 @@ class blas_threads:
             c.set_num_threads(k)
         self._changed = ()
         return False
+
+
+# Below this many multiply-adds per part, handing half a product to another thread costs
+# more than it saves (a hand-off is tens of microseconds).
+SPLIT_MIN_MACS_PER_PART = 1 << 21
+
+
+@functools.lru_cache(maxsize=1)
+def _helpers():
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    parts = max(1, cores or 1)
+    return parts, (ThreadPoolExecutor(parts - 1, thread_name_prefix="tinyrnn-gemm")
+                   if parts > 1 else None)
+
+
+def matmul_side_by_side(a, b):
+    """``a @ b`` for NumPy arrays, its rows split over one thread per core, each part a
+    single-threaded BLAS call (call it inside ``blas_threads(1)``).
+
+    The parallel GEMM for code that must keep BLAS's own pool asleep (see the module
+    docstring): the helper threads block on a queue when idle instead of spinning, so a
+    Numba loop that follows has the cores to itself. Small products run in one call.
+    """
+    import numpy as np
+    M, K = a.shape
+    N = b.shape[1]
+    parts, pool = _helpers()
+    parts = min(parts, M, max(1, (M * K * N) // SPLIT_MIN_MACS_PER_PART))
+    if parts == 1:
+        # dot for K = 1: there NumPy's matmul takes a slow non-BLAS loop over a transposed
+        # view (measured: 6x slower); matmul otherwise: dot copies a transposed operand.
+        return np.dot(a, b) if K == 1 else a @ b
+    # matmul here, not dot: dot copies a transposed slice (measured 2x slower for a.T @ b).
+    out = np.empty((M, N), dtype=np.result_type(a, b))
+    bounds = [M * i // parts for i in range(parts + 1)]
+    futures = [pool.submit(np.matmul, a[lo:hi], b, out=out[lo:hi])
+               for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    np.matmul(a[:bounds[1]], b, out=out[:bounds[1]])
+    for f in futures:
+        f.result()
+    return out

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..backend import get_array_module, is_cuda_array, resolve_kernel
 from ..tensor import Tensor, concat, stack
-from ..threads import blas_threads
+from ..threads import blas_threads, matmul_side_by_side
 from .dropout import dropout
 
 from tinyrnn.kernels.cells import Cell, cell as get_cell
@@ -68,10 +68,13 @@ def recurrent_direction(cell: Cell, x, state0, w_ih, w_hh, b_ih, b_hh, *, option
             folded[2 * H:] = b_ih.data[2 * H:]
             loop_options["b_hn"] = xp.ascontiguousarray(b_hh.data[2 * H:])
     around, loop = kernel.blas_threads(B, H)
+    # BLAS held to one thread (its spinning pool would stall the compiled loop): the large
+    # products around the loop then run side by side on helper threads that sleep when idle.
+    # dot, not matmul, otherwise: for a few input features (I = 1) NumPy's matmul takes a
+    # slow non-BLAS loop over the transposed view (measured: 6x slower at I = 1).
+    gemm = matmul_side_by_side if around == 1 and xp is np else xp.dot
     with blas_threads(around):
-        # dot, not matmul: for a few input features (I = 1) NumPy's matmul takes a slow
-        # non-BLAS loop over the transposed view (measured: 6x slower at I = 1).
-        xw = xp.dot(x2, w_ih.data.T)
+        xw = gemm(x2, w_ih.data.T)
         if b_ih is not None:
             xw += folded
     with blas_threads(loop):
@@ -88,13 +91,13 @@ def recurrent_direction(cell: Cell, x, state0, w_ih, w_hh, b_ih, b_hh, *, option
             d_xw2 = d_xw.reshape(T * B, GH)
             d_x = None
             if x.requires_grad:
-                d_x = (d_xw2 @ w_ih.data).reshape(T, B, I)
+                d_x = gemm(d_xw2, w_ih.data).reshape(T, B, I)
                 d_x = _gather_time(d_x, order) if reverse else d_x
-            d_w_ih = d_xw2.T @ x2
+            d_w_ih = gemm(d_xw2.T, x2)
             # sum_t d_hw_t^T h_{t-1}: h_{-1} = h0, the rest are the stored outputs.
             d_w_hh = d_hw[0].T @ h0[0]
             if T > 1:
-                d_w_hh += d_hw[1:].reshape(-1, GH).T @ ys[0, :-1].reshape(-1, H)
+                d_w_hh += gemm(d_hw[1:].reshape(-1, GH).T, ys[0, :-1].reshape(-1, H))
             d_b_ih = d_b_hh = None
             if b_ih is not None:
                 # Column sums as a GEMV: several times faster than sum(axis=0) here.
