@@ -52,7 +52,7 @@ class blas_threads:
 
 # Below this many multiply-adds per part, handing half a product to another thread costs
 # more than it saves (a hand-off is tens of microseconds).
-SPLIT_MIN_MACS_PER_PART = 1 << 21
+SPLIT_MIN_MACS_PER_PART = 1 << 22
 
 
 @functools.lru_cache(maxsize=1)

@@ -73,21 +73,24 @@ def recurrent_direction(cell: Cell, x, state0, w_ih, w_hh, b_ih, b_hh, *, option
     # dot, not matmul, otherwise: for a few input features (I = 1) NumPy's matmul takes a
     # slow non-BLAS loop over the transposed view (measured: 6x slower at I = 1).
     gemm = matmul_side_by_side if around == 1 and xp is np else xp.dot
+    # The loop's setting nested in the products' one, and only when it differs: each change
+    # of BLAS's thread count costs microseconds, which count at small sizes.
+    in_loop = None if loop == around else loop
     with blas_threads(around):
         xw = gemm(x2, w_ih.data.T)
         if b_ih is not None:
             xw += folded
-    with blas_threads(loop):
-        ys, saved = kernel.forward(xw.reshape(T, B, GH), w_hh_data, h0, lengths,
-                                   **loop_options)
+        with blas_threads(in_loop):
+            ys, saved = kernel.forward(xw.reshape(T, B, GH), w_hh_data, h0, lengths,
+                                       **loop_options)
     out = _gather_time(ys, order, axis=1) if reverse else ys
 
     def backward(g):
         g_ys = xp.ascontiguousarray(_gather_time(g, order, axis=1) if reverse else g)
-        with blas_threads(loop):
-            d_xw, d_hw, d_state0 = kernel.backward(g_ys, ys, saved, h0, w_hh_data, truncate,
-                                                   lengths, **loop_options)
         with blas_threads(around):
+            with blas_threads(in_loop):
+                d_xw, d_hw, d_state0 = kernel.backward(g_ys, ys, saved, h0, w_hh_data,
+                                                       truncate, lengths, **loop_options)
             d_xw2 = d_xw.reshape(T * B, GH)
             d_x = None
             if x.requires_grad:
