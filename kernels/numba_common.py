@@ -16,6 +16,8 @@ Compiled with ``cache=True``: a new process loads the machine code instead of co
 """
 from __future__ import annotations
 
+import os
+
 import numba
 import numpy as np
 from numba import njit
@@ -23,6 +25,13 @@ from numba import njit
 from tinyrnn.jit import announce
 
 announce()
+
+# Numba's OpenMP threads (libgomp, which reads this when Numba first starts them) spin after
+# each parallel loop by default, for long enough to take a core from the GEMMs that follow a
+# kernel (tinyrnn/threads.py runs those on threads of its own). Measured at (100, 32, 64,
+# 128), GRU forward+backward: 27-33 ms with the default spin, 16-19 ms with none. A value
+# the user set is kept.
+os.environ.setdefault("GOMP_SPINCOUNT", "0")
 
 # Measured with benchmarks/kernel_strategy.py (2 cores): one GEMM per step wins once a
 # step has enough rows times units to keep BLAS busy, or the weights outgrow the caches.
