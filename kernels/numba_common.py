@@ -82,8 +82,8 @@ def strategy(B: int, outputs: int, gates: int = 1) -> str:
 def transposed_weights(w_hh, strategy_name):
     """W_hh^T for the step's product ``h W_hh^T``: a contiguous copy for the fused loops,
     which read it row by row; for BLAS the transposed view, which the GEMM reads as it is
-    (copying a (3072, 1024) float32 W_hh took 23 ms here, as long as its view costs over 50
-    steps)."""
+    (copying a (3072, 1024) float32 W_hh took 23 ms here; over 50 steps, reading the view
+    cost the GEMMs between 2% and 10% of their 65 ms)."""
     return w_hh.T if strategy_name == "blas" else np.ascontiguousarray(w_hh.T)
 
 
