@@ -3,11 +3,15 @@
 After a multi-threaded GEMM, OpenBLAS's workers busy-wait for more work. On a small
 machine they then compete with a Numba loop that follows: measured here (2 cores), a
 0.37 ms loop took 8 ms right after a two-thread GEMM. Kernels whose time loop does its own
-arithmetic therefore run the surrounding GEMMs on one BLAS thread.
+arithmetic therefore run the surrounding GEMMs on one BLAS thread, and ``matmul_side_by_side``
+splits the large ones over helper threads of its own, which sleep when idle.
 """
 from __future__ import annotations
 
 import functools
+import os
+
+import numpy as np
 
 
 @functools.lru_cache(maxsize=1)
@@ -56,8 +60,9 @@ SPLIT_MIN_MACS_PER_PART = 1 << 22
 
 
 @functools.lru_cache(maxsize=1)
-def _helpers():
-    import os
+def _helpers(pid):
+    """(parts, pool) for this process; keyed by pid because a forked child inherits the
+    pool object but not its thread, and would wait on it forever."""
     from concurrent.futures import ThreadPoolExecutor
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     parts = max(1, cores or 1)
@@ -73,10 +78,9 @@ def matmul_side_by_side(a, b):
     docstring): the helper threads block on a queue when idle instead of spinning, so a
     Numba loop that follows has the cores to itself. Small products run in one call.
     """
-    import numpy as np
     M, K = a.shape
     N = b.shape[1]
-    parts, pool = _helpers()
+    parts, pool = _helpers(os.getpid())
     parts = min(parts, M, max(1, (M * K * N) // SPLIT_MIN_MACS_PER_PART))
     if parts == 1:
         # dot for K = 1: there NumPy's matmul takes a slow non-BLAS loop over a transposed
