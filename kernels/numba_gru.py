@@ -37,11 +37,11 @@ def _gates(g, xw, b_hn, t, lengths, lo, n, h, ys, saved):
             continue
         g_rz, g_n = g[r, :2 * H], g[r, 2 * H:]
         x_rz, x_n = xw[t, b, :2 * H], xw[t, b, 2 * H:]
-        s_r, s_z = saved[t, b, :H], saved[t, b, H:2 * H]
-        s_n, s_hn = saved[t, b, 2 * H:3 * H], saved[t, b, 3 * H:]
+        s_rz, s_n, s_hn = saved[t, b, :2 * H], saved[t, b, 2 * H:3 * H], saved[t, b, 3 * H:]
+        s_r, s_z = s_rz[:H], s_rz[H:]
         h_r, y = h[r], ys[0, t, b]
-        for j in range(2 * H):             # r and z: saved[t, b, :2H] = σ(xw + g)
-            saved[t, b, j] = sigmoid(x_rz[j] + g_rz[j])
+        for j in range(2 * H):             # r and z
+            s_rz[j] = sigmoid(x_rz[j] + g_rz[j])
         for j in range(H):
             hn = g_n[j] + b_hn[j]
             nn = tanh(x_n[j] + s_r[j] * hn)
