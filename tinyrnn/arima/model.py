@@ -33,6 +33,7 @@ import numpy as np
 from scipy import optimize
 
 from ..threads import blas_threads
+from . import chandrasekhar as ch
 from . import statespace as ss
 from .css import css_residuals
 from .pandas_io import PandasData
@@ -55,6 +56,9 @@ SCREEN_MARGIN = 2.0
 # unidentified: austres' (2, 0, 1) stops 0.4 below the maximum); trust-region Newton
 # steps with the Hessian from differences of the exact score then finish the climb.
 POLISH_OPTIONS = {"gtol": 1e-9, "maxiter": 100}
+# The proxy objective (the differenced series' likelihood) leads the climb where it is this
+# close to the exact log-likelihood at the start (log-likelihood units); see ``mle_from``.
+PROXY_GAP = 1e-3
 
 _check_order = check_order
 
@@ -431,27 +435,62 @@ class ARIMA:
         llf = -0.5 * len(e) * (np.log(2 * np.pi * sigma2) + 1)
         return FitResult(params, float(llf), True, "css")
 
-    def mle_from(self, start, scaling: Scaling | None = None, name="",
-                 maxiter=None) -> FitResult:
-        """One L-BFGS-B run of the exact MLE from ``start`` (constrained parameters)."""
-        scaling = scaling or self.scaling()
+    def objectives(self, scaling: Scaling):
+        """The optimiser's two objectives at unconstrained u, as (value, gradient) of the
+        negative mean log-likelihood: the exact one (``statespace``, statsmodels' filter)
+        and the fast proxy (``chandrasekhar``: the differenced series' likelihood, which
+        the exact one approaches as kappa -> infinity)."""
         y = self.endog / scaling.scale
-        X, dims = self.regressors, self.spec.dims
+        X, sp = self.regressors, self.spec
+        w = difference(y, sp.d, sp.D, sp.s)
+        Xd = np.ascontiguousarray(difference(X, sp.d, sp.D, sp.s))
         n_eff = self.nobs_effective
 
-        def objective(u):
-            value, grad = ss.loglike_and_gradient(y, X, u, dims, scaling.kappa,
+        def exact(u):
+            value, grad = ss.loglike_and_gradient(y, X, u, sp.dims, scaling.kappa,
                                                   scaling.tolerance)
             if not np.isfinite(value):
                 return np.inf, np.zeros_like(u)
             return -value / n_eff, -grad / n_eff
 
+        def proxy(u):
+            value, grad = ch.loglike_and_gradient(w, Xd, u, sp.dims)
+            if not np.isfinite(value):
+                return np.inf, np.zeros_like(u)
+            return -value / n_eff, -grad / n_eff
+
+        return exact, proxy
+
+    def mle_from(self, start, scaling: Scaling | None = None, name="",
+                 maxiter=None) -> FitResult:
+        """One L-BFGS-B run of the exact MLE from ``start`` (constrained parameters), at
+        most ``maxiter`` iterations in all.
+
+        Where the proxy objective (``objectives``) agrees with the exact one at the start
+        to ``PROXY_GAP``, the run climbs the proxy first (its evaluations cost O(k r) per
+        observation, the exact ones O(k m^2)) and then goes on on the exact objective from
+        the proxy's optimum, to the exact objective's own convergence test: a few exact
+        evaluations where the two optima nearly coincide. Elsewhere (a series of large
+        scale: statsmodels' kappa = 1e6 is then no diffuse prior, and the two differ) it
+        climbs the exact objective only."""
+        scaling = scaling or self.scaling()
+        exact, proxy = self.objectives(scaling)
+        n_eff = self.nobs_effective
+        u = self.to_unconstrained(start, scaling)
         options = MLE_OPTIONS if maxiter is None else dict(MLE_OPTIONS, maxiter=maxiter)
-        res = optimize.minimize(objective, self.to_unconstrained(start, scaling), jac=True,
-                                method="L-BFGS-B", options=options)
-        u = res.x
-        if maxiter is None and np.abs(res.jac).max() > MLE_OPTIONS["gtol"]:
-            u = polish(objective, u)  # stopped on ftol in a flat valley: see POLISH_OPTIONS
+        left = maxiter
+        res = None
+        if abs(exact(u)[0] - proxy(u)[0]) * n_eff < PROXY_GAP:
+            res = optimize.minimize(proxy, u, jac=True, method="L-BFGS-B", options=options)
+            u = res.x
+            if maxiter is not None:
+                left = maxiter - res.nit
+        if left is None or left > 0:
+            res = optimize.minimize(exact, u, jac=True, method="L-BFGS-B",
+                                    options=dict(options, maxiter=left or options["maxiter"]))
+            u = res.x
+            if maxiter is None and np.abs(res.jac).max() > MLE_OPTIONS["gtol"]:
+                u = polish(exact, u)  # stopped on ftol in a flat valley: see POLISH_OPTIONS
         params = self.from_unconstrained(u, scaling)
         return FitResult(params, self.loglike(params), bool(res.success), name)
 

@@ -193,6 +193,45 @@ def _matmul(X, Y, out):
 
 
 @njit(cache=True, nogil=True)
+def lu_factor(M):
+    """LU factorisation of the square M in place, with partial pivoting; the row swaps."""
+    n = M.shape[0]
+    piv = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        best, arg = abs(M[j, j]), j
+        for i in range(j + 1, n):
+            if abs(M[i, j]) > best:
+                best, arg = abs(M[i, j]), i
+        piv[j] = arg
+        if arg != j:
+            for c in range(n):
+                M[j, c], M[arg, c] = M[arg, c], M[j, c]
+        for i in range(j + 1, n):
+            M[i, j] /= M[j, j]
+            f = M[i, j]
+            if f != 0.0:
+                for c in range(j + 1, n):
+                    M[i, c] -= f * M[j, c]
+    return piv
+
+
+@njit(cache=True, nogil=True)
+def lu_solve(LU, piv, x):
+    """Solve M x_new = x in place, from ``lu_factor``'s LU and swaps."""
+    n = LU.shape[0]
+    for j in range(n):
+        if piv[j] != j:
+            x[j], x[piv[j]] = x[piv[j]], x[j]
+    for j in range(n):
+        for c in range(j):
+            x[j] -= LU[j, c] * x[c]
+    for j in range(n - 1, -1, -1):
+        for c in range(j + 1, n):
+            x[j] -= LU[j, c] * x[c]
+        x[j] /= LU[j, j]
+
+
+@njit(cache=True, nogil=True)
 def lyapunov_direct(A, Qs):
     """Solve ``X_i = A X_i A' + Qs[i]`` as the linear system ``(I - A kron A) vec X_i =
     vec Qs[i]``: one LU factorisation with partial pivoting (r^6 / 3 operations) for all
@@ -210,38 +249,14 @@ def lyapunov_direct(A, Qs):
                     M[a * r + b, c * r + e] = -A[a, c] * A[b, e]
     for i in range(n):
         M[i, i] += 1.0
-    piv = np.empty(n, dtype=np.int64)
-    for j in range(n):  # LU in place, partial pivoting
-        best, arg = abs(M[j, j]), j
-        for i in range(j + 1, n):
-            if abs(M[i, j]) > best:
-                best, arg = abs(M[i, j]), i
-        piv[j] = arg
-        if arg != j:
-            for c in range(n):
-                M[j, c], M[arg, c] = M[arg, c], M[j, c]
-        for i in range(j + 1, n):
-            M[i, j] /= M[j, j]
-            f = M[i, j]
-            if f != 0.0:
-                for c in range(j + 1, n):
-                    M[i, c] -= f * M[j, c]
+    piv = lu_factor(M)
     X = np.empty((k, r, r))
     x = np.empty(n)
     for i in range(k):
         for a in range(r):
             for b in range(r):
                 x[a * r + b] = Qs[i, a, b]
-        for j in range(n):
-            if piv[j] != j:
-                x[j], x[piv[j]] = x[piv[j]], x[j]
-        for j in range(n):
-            for c in range(j):
-                x[j] -= M[j, c] * x[c]
-        for j in range(n - 1, -1, -1):
-            for c in range(j + 1, n):
-                x[j] -= M[j, c] * x[c]
-            x[j] /= M[j, j]
+        lu_solve(M, piv, x)
         for a in range(r):
             for b in range(r):
                 X[i, a, b] = 0.5 * (x[a * r + b] + x[b * r + a])
