@@ -46,7 +46,7 @@ from numba import prange
 
 from ..jit import njit as _tiered_njit
 from .statespace import LOG_2PI, constrain, constrain_jacobian, lu_factor, lu_solve, \
-    reduced_arma
+    reduced_arma, system
 
 # Compiled in a background process on the first run (see tinyrnn/jit.py).
 njit = partial(_tiered_njit, group="arima")
@@ -76,10 +76,12 @@ def _harvey(params, dims, with_derivatives):
 
 
 @njit(cache=True, nogil=True)
-def covariance_column(phi, R, sigma2, p, dphi, dR, dsig, first):
+def covariance_column(phi, R, sigma2, p, dphi, dR, dsig, first, lags):
     """P_0[:, 0] of the stationary ARMA state (module docstring) and its derivatives (kd, r)
     for directions ``first`` .. kd - 1 (the others, regression coefficients, leave it
-    unchanged: their rows stay 0). ``p``: the AR order (phi's non-zero length)."""
+    unchanged: their rows stay 0), then the autocovariances gamma(0 .. L - 1) and their
+    derivatives (kd + 1, L) (row 0: gamma), L = max(r + 1, ``lags``). ``p``: the AR order
+    (phi's non-zero length)."""
     r, kd = phi.shape[0], dphi.shape[0]
     psi = np.zeros(r)
     dpsi = np.zeros((kd, r))
@@ -100,7 +102,8 @@ def covariance_column(phi, R, sigma2, p, dphi, dR, dsig, first):
         A[h, h] += 1.0
         for j in range(p):
             A[h, abs(h - 1 - j)] -= phi[j]
-    B = np.zeros((kd + 1, r + 1))  # rows: value, directions; columns: lags 0..r
+    L = max(r + 1, lags)
+    B = np.zeros((kd + 1, L))  # rows: value, directions; columns: lags 0..L-1
     for h in range(n):
         acc = 0.0
         for j in range(h, r):
@@ -109,7 +112,7 @@ def covariance_column(phi, R, sigma2, p, dphi, dR, dsig, first):
     piv = lu_factor(A)
     gamma = B[0]
     lu_solve(A, piv, gamma[:n])
-    for h in range(n, r + 1):  # the recursion beyond p (only when the MA part is longer)
+    for h in range(n, L):  # the recursion beyond p
         acc = 0.0
         for j in range(h, r):
             acc += R[j] * psi[j - h]
@@ -130,7 +133,7 @@ def covariance_column(phi, R, sigma2, p, dphi, dR, dsig, first):
                 acc += dphi[e, j] * gamma[abs(h - 1 - j)]
             dg[h] = acc
         lu_solve(A, piv, dg[:n])
-        for h in range(n, r + 1):
+        for h in range(n, L):
             acc = 0.0
             acc2 = 0.0
             for j in range(h, r):
@@ -155,21 +158,38 @@ def covariance_column(phi, R, sigma2, p, dphi, dR, dsig, first):
                     + dsig[e] * R[j] * psi[j - i] \
                     + sigma2 * (dR[e, j] * psi[j - i] + R[j] * dpsi[e, j - i])
             dc[e, i] = acc
-    return c, dc
+    return c, dc, B
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _impulse(phi, p, v, out):
+    """out[h] = e_1' T^h v (h = 0 .. len(out) - 1) for the companion T: the recursion
+    ``out[h] = sum_j phi_j out[h - 1 - j] + v_h`` (v_h = 0 past the state)."""
+    r = v.shape[0]
+    for h in range(out.shape[0]):
+        acc = v[h] if h < r else 0.0
+        for j in range(min(h, p)):
+            acc += phi[j] * out[h - 1 - j]
+        out[h] = acc
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def filter_differenced(w, X, params, dims, with_derivatives, scores):
+def filter_differenced(w, X, params, dims, with_derivatives, scores, n_ahead):
     """log L of the differenced series ``w`` with differenced regressors ``X`` at
     (constrained) ``params`` and, ``with_derivatives``, its gradient in params (else an
-    empty one); a non-empty ``scores`` (n, k) receives d log L_t / d params_e."""
+    empty one); a non-empty ``scores`` (n, k) receives d log L_t / d params_e.
+
+    With ``n_ahead`` > 0 also the forecast of the next ``n_ahead`` values: their means
+    ``e_1' T^h a_{n+1}``, the reduction of their covariance below the unconditional one,
+    ``sum_t M_t (e_1' T^h W_t)(e_1' T^g W_t)`` (P_{n+1} = P_1 + sum_t M_t W_t W_t'), the
+    autocovariances (``covariance_column``), and the derivatives of all three."""
     kx, p = dims[0], dims[1] + dims[5] * dims[3]
     n = w.shape[0]
     phi, R, dphi, dR, dsig = _harvey(params, dims, with_derivatives)
     keep_scores = scores.shape[0] > 0
     r, kd = phi.shape[0], dphi.shape[0]
     sigma2 = params[params.shape[0] - 1]
-    c, dc = covariance_column(phi, R, sigma2, p, dphi, dR, dsig, kx)
+    c, dc, gammas = covariance_column(phi, R, sigma2, p, dphi, dR, dsig, kx, n_ahead)
     # F_1 = c_0, G_1 = T c, W_1 = G_1, M_1 = -1 / F_1 (and their derivatives)
     F = c[0]
     G = np.empty(r)
@@ -194,6 +214,11 @@ def filter_differenced(w, X, params, dims, with_derivatives, scores):
     dTW = np.empty(r)
     dv = np.zeros(kd)
     grad = np.zeros(kd)
+    # the forecast's covariance reduction and its derivatives
+    Bw = np.zeros(n_ahead)
+    dBw = np.zeros((kd, n_ahead))
+    S = np.zeros((n_ahead, n_ahead))
+    dS = np.zeros((kd, n_ahead, n_ahead))
     llf = 0.0
     for t in range(n):
         mean = a[0]
@@ -220,6 +245,21 @@ def filter_differenced(w, X, params, dims, with_derivatives, scores):
         a0 = a[0]
         for i in range(r):
             a[i] = phi[i] * a0 + (a[i + 1] if i + 1 < r else 0.0) + K[i] * v
+        if n_ahead:  # P_{t+1} - P_t = M W W', seen through e_1' T^h
+            _impulse(phi, p, W, Bw)
+            for h in range(n_ahead):
+                for g in range(n_ahead):
+                    S[h, g] += M * Bw[h] * Bw[g]
+            for e in range(kx, kd):
+                for h in range(n_ahead):
+                    acc = dW[e, h] if h < r else 0.0
+                    for j in range(min(h, p)):
+                        acc += dphi[e, j] * Bw[h - 1 - j] + phi[j] * dBw[e, h - 1 - j]
+                    dBw[e, h] = acc
+                for h in range(n_ahead):
+                    for g in range(n_ahead):
+                        dS[e, h, g] += dM[e] * Bw[h] * Bw[g] \
+                            + M * (dBw[e, h] * Bw[g] + Bw[h] * dBw[e, g])
         if t == n - 1:
             break
         # the Chandrasekhar step (module docstring), derivatives first: they read the old values
@@ -248,14 +288,131 @@ def filter_differenced(w, X, params, dims, with_derivatives, scores):
             W[i] = TW[i] - G[i] / F_new * z
         M += M * M * z * z / F
         F = F_new
-    return llf, grad
+    mu = np.zeros(n_ahead)
+    dmu = np.zeros((kd, n_ahead))
+    if n_ahead:
+        _impulse(phi, p, a, mu)
+        for e in range(kd):
+            for h in range(n_ahead):
+                acc = da[e, h] if h < r else 0.0
+                for j in range(min(h, p)):
+                    acc += dphi[e, j] * mu[h - 1 - j] + phi[j] * dmu[e, h - 1 - j]
+                dmu[e, h] = acc
+    return llf, grad, mu, dmu, S, dS, gammas
 
 
 @njit(cache=True, nogil=True)
-def loglike_and_gradient(w, X, u, dims):
-    """log L of the differenced series at unconstrained ``u`` and d log L / d u."""
+def diffuse_loadings(dims):
+    """How the first nd = d + D s observations load on the initial differencing states
+    (H, nd x nd: row t is Z_d T_d^t) and on the ARMA values x_1 .. x_nd (C, unit lower
+    triangular: x_j enters the differencing states through T's ARMA column); returns
+    (H^-1, H^-1 C)."""
+    s, d, D = dims[5], dims[6], dims[7]
+    nd = d + D * s
+    if nd == 0:
+        return np.zeros((0, 0)), np.zeros((0, 0))
+    T, _, Z = system(np.zeros(1), np.zeros(0), dims)
+    H = np.zeros((nd, nd))
+    Td = np.ascontiguousarray(T[:nd, :nd])
+    h = Z[:nd].copy()
+    for t in range(nd):
+        H[t] = h
+        h = h @ Td
+    C = np.eye(nd)
+    col = T[:nd, nd]
+    for t in range(nd):
+        for j in range(t):
+            acc = 0.0
+            for i in range(nd):
+                acc += H[t - 1 - j, i] * col[i]
+            C[t, j] = acc
+    H_inv = np.linalg.inv(H)
+    return H_inv, H_inv @ C
+
+
+@njit(cache=True, nogil=True)
+def diffuse_correction(z, X_head, params, dims, kappa, H_inv, G, mu_rev, dmu_rev, S_rev, dS_rev,
+                       gammas, with_derivatives):
+    """log p(z | w) - log p(z) for the first nd observations z (regressors ``X_head``):
+    what statsmodels' finite kappa adds to the differenced series' log L (module
+    docstring), and its gradient in the parameters.
+
+    z = H delta + C x_{1:nd} + X beta with delta ~ N(0, kappa I); in H^-1 z that is
+    kappa I + G Cov(x) G' (G = H^-1 C): x_{1:nd} given w (its backcast, the forecast of the
+    reversed series, whose pieces are ``mu_rev``, ``S_rev``) against x_{1:nd} alone."""
+    nd, kx = z.shape[0], dims[0]
+    kd = dmu_rev.shape[0]
+    zt = z.copy()
+    for t in range(nd):
+        for j in range(kx):
+            zt[t] -= X_head[t, j] * params[j]
+    zt = H_inv @ zt
+    mu = np.empty(nd)
+    Sx = np.empty((nd, nd))
+    Gx = np.empty((nd, nd))
+    for i in range(nd):
+        mu[i] = mu_rev[nd - 1 - i]  # the backcast runs backwards in time
+        for j in range(nd):
+            Gx[i, j] = gammas[0, abs(i - j)]
+            Sx[i, j] = Gx[i, j] + S_rev[nd - 1 - i, nd - 1 - j]
+    Q1 = G @ Sx @ G.T
+    Q0 = G @ Gx @ G.T
+    for i in range(nd):
+        Q1[i, i] += kappa
+        Q0[i, i] += kappa
+    inv1, inv0 = np.linalg.inv(Q1), np.linalg.inv(Q0)
+    e1 = zt - G @ mu
+    f1, f0 = inv1 @ e1, inv0 @ zt
+    ld1, ld0 = np.linalg.slogdet(Q1)[1], np.linalg.slogdet(Q0)[1]
+    corr = -0.5 * (ld1 - ld0 + e1 @ f1 - zt @ f0)
+    grad = np.zeros(kd)
+    if not with_derivatives:
+        return corr, grad
+    A1, A0 = G.T @ inv1 @ G, G.T @ inv0 @ G  # tr(Q^-1 G dS G') = <G' Q^-1 G, dS>
+    g1, g0 = G.T @ f1, G.T @ f0
+    dzt = np.zeros(nd)
+    for e in range(kd):
+        acc = 0.0
+        if e < kx:  # d z~ = -H^-1 X[:, e]; covariances do not move
+            for t in range(nd):
+                dzt[t] = -X_head[t, e]
+            dzt = H_inv @ dzt
+            acc += 2.0 * (f1 @ dzt) - 2.0 * (f0 @ dzt)
+        dmu = np.empty(nd)
+        for i in range(nd):
+            dmu[i] = dmu_rev[e, nd - 1 - i]
+        acc -= 2.0 * (g1 @ dmu)
+        if e >= kx:
+            for i in range(nd):
+                for j in range(nd):
+                    dG = gammas[e + 1, abs(i - j)]
+                    dS = dG + dS_rev[e, nd - 1 - i, nd - 1 - j]
+                    acc += (A1[i, j] - g1[i] * g1[j]) * dS - (A0[i, j] - g0[i] * g0[j]) * dG
+        grad[e] = -0.5 * acc
+    return corr, grad
+
+
+@njit(cache=True, nogil=True)
+def loglike_exact(w_rev, X_rev, z, X_head, params, dims, kappa, H_inv, G, with_derivatives):
+    """statsmodels' log L (kappa = ``kappa``, the first nd observations left out) and its
+    gradient in ``params``: the reversed differenced series' log L (the same as the
+    series', a stationary Gaussian process reads the same backwards) plus
+    ``diffuse_correction``, whose backcast the reversed pass supplies."""
+    nd = z.shape[0]
+    llf, grad, mu, dmu, S, dS, gammas = filter_differenced(
+        w_rev, X_rev, params, dims, with_derivatives, np.empty((0, 0)), nd)
+    if nd == 0:
+        return llf, grad
+    corr, dcorr = diffuse_correction(z, X_head, params, dims, kappa, H_inv, G, mu, dmu, S,
+                                     dS, gammas, with_derivatives)
+    return llf + corr, grad + dcorr
+
+
+@njit(cache=True, nogil=True)
+def loglike_and_gradient(w_rev, X_rev, z, X_head, u, dims, kappa, H_inv, G):
+    """statsmodels' log L at unconstrained ``u`` and d log L / d u (``loglike_exact``)."""
     params = constrain(u, dims)
-    llf, g = filter_differenced(w, X, params, dims, True, np.empty((0, 0)))
+    llf, g = loglike_exact(w_rev, X_rev, z, X_head, params, dims, kappa, H_inv, G, True)
     J = constrain_jacobian(u, dims)
     k = u.shape[0]
     grad = np.zeros(k)  # J' g
@@ -271,7 +428,7 @@ def information(w, X, u, dims):
     params = constrain(u, dims)
     k = u.shape[0]
     scores = np.zeros((w.shape[0], k))
-    filter_differenced(w, X, params, dims, True, scores)
+    filter_differenced(w, X, params, dims, True, scores, 0)
     J = constrain_jacobian(u, dims)
     S = np.zeros(k)
     info = np.zeros((k, k))
@@ -289,45 +446,64 @@ def information(w, X, u, dims):
 
 # --------------------------------------------------------------------------- many series
 @njit(cache=True, nogil=True)
-def _batch_item(i, w_flat, X_flat, offsets, U, dims, want_info, values, grads, info):
+def _batch_item(i, w_flat, X_flat, offsets, Z_head, X_head, U, dims, kappas, H_inv, G,
+                want_info, values, grads, info):
     w = w_flat[offsets[i]:offsets[i + 1]]
     X = X_flat[offsets[i]:offsets[i + 1]]
     if want_info:
         info[i] = information(w, X, U[i], dims)
     else:
-        values[i], grads[i] = loglike_and_gradient(w, X, U[i], dims)
+        values[i], grads[i] = loglike_and_gradient(w, X, Z_head[i], X_head[i], U[i], dims,
+                                                   kappas[i], H_inv, G)
 
 
 # Serial and parallel drivers are separate functions: Numba's cache keys on the function,
 # so one function compiled both ways would mix up its cache entries.
 @njit(cache=True, nogil=True)
-def _batch_serial(w_flat, X_flat, offsets, U, dims, want_info):
+def _batch_serial(w_flat, X_flat, offsets, Z_head, X_head, U, dims, kappas, H_inv, G,
+                  want_info):
     N, k = U.shape
     values, grads = np.empty(N), np.empty((N, k))
     info = np.empty((N if want_info else 0, k, k))
     for i in range(N):
-        _batch_item(i, w_flat, X_flat, offsets, U, dims, want_info, values, grads, info)
+        _batch_item(i, w_flat, X_flat, offsets, Z_head, X_head, U, dims, kappas, H_inv, G,
+                    want_info, values, grads, info)
     return values, grads, info
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _batch_parallel(w_flat, X_flat, offsets, U, dims, want_info):
+def _batch_parallel(w_flat, X_flat, offsets, Z_head, X_head, U, dims, kappas, H_inv, G,
+                    want_info):
     N, k = U.shape
     values, grads = np.empty(N), np.empty((N, k))
     info = np.empty((N if want_info else 0, k, k))
     for i in prange(N):
-        _batch_item(i, w_flat, X_flat, offsets, U, dims, want_info, values, grads, info)
+        _batch_item(i, w_flat, X_flat, offsets, Z_head, X_head, U, dims, kappas, H_inv, G,
+                    want_info, values, grads, info)
     return values, grads, info
 
 
-# Threads pay off only for enough series; a small batch runs serially.
+# Threads pay off only for enough series; a small batch (a walk-forward) runs serially.
 PARALLEL_MIN_SERIES = 64
 
 
-def batch(w_flat, X_flat, offsets, U, dims, want_info=False):
-    """log L and its gradient (or, with ``want_info``, the OPG information) for many
-    differenced series at once, in parallel over series. Series i is
-    ``w_flat[offsets[i]:offsets[i + 1]]`` (its differenced regressors the same rows of
-    ``X_flat``) at unconstrained ``U[i]``."""
+def batch(data, U, want_info=False):
+    """statsmodels' log L and its gradient (or, with ``want_info``, the OPG information of
+    the differenced series) for many series of one specification at once, in parallel
+    over series, at unconstrained ``U[i]``. ``data``: ``stack``'s."""
     fn = _batch_parallel if U.shape[0] >= PARALLEL_MIN_SERIES else _batch_serial
-    return fn(w_flat, X_flat, offsets, U, dims, want_info)
+    return fn(*data[:5], U, *data[5:], want_info)
+
+
+def stack(items):
+    """Many series' ``ARIMA.objective_data`` tuples as ``batch`` takes them: the reversed
+    differenced series (and regressors) end to end with their offsets, the first n_diff
+    observations (and regressors) one row a series, the dims, kappas and the loadings."""
+    w_flat = np.concatenate([it[0] for it in items])
+    X_flat = np.ascontiguousarray(np.concatenate([it[1] for it in items]))
+    offsets = np.r_[0, np.cumsum([len(it[0]) for it in items])].astype(np.int64)
+    Z_head = np.ascontiguousarray(np.array([it[2] for it in items]))
+    X_head = np.ascontiguousarray(np.array([it[3] for it in items]))
+    kappas = np.array([it[5] for it in items])
+    first = items[0]
+    return w_flat, X_flat, offsets, Z_head, X_head, first[4], kappas, first[6], first[7]

@@ -56,9 +56,6 @@ SCREEN_MARGIN = 2.0
 # unidentified: austres' (2, 0, 1) stops 0.4 below the maximum); trust-region Newton
 # steps with the Hessian from differences of the exact score then finish the climb.
 POLISH_OPTIONS = {"gtol": 1e-9, "maxiter": 100}
-# The proxy objective (the differenced series' likelihood) leads the climb where it is this
-# close to the exact log-likelihood at the start (log-likelihood units); see ``mle_from``.
-PROXY_GAP = 1e-3
 
 _check_order = check_order
 
@@ -435,62 +432,48 @@ class ARIMA:
         llf = -0.5 * len(e) * (np.log(2 * np.pi * sigma2) + 1)
         return FitResult(params, float(llf), True, "css")
 
-    def objectives(self, scaling: Scaling):
-        """The optimiser's two objectives at unconstrained u, as (value, gradient) of the
-        negative mean log-likelihood: the exact one (``statespace``, statsmodels' filter)
-        and the fast proxy (``chandrasekhar``: the differenced series' likelihood, which
-        the exact one approaches as kappa -> infinity)."""
+    def objective_data(self, scaling: Scaling):
+        """What ``chandrasekhar.loglike_and_gradient`` takes besides u, on the scaled series:
+        the differenced series and regressors reversed, the first n_diff observations and
+        their regressors, kappa, and the loadings of those observations."""
         y = self.endog / scaling.scale
         X, sp = self.regressors, self.spec
+        nd = sp.n_diff
         w = difference(y, sp.d, sp.D, sp.s)
-        Xd = np.ascontiguousarray(difference(X, sp.d, sp.D, sp.s))
+        Xd = difference(X, sp.d, sp.D, sp.s)
+        H_inv, G = ch.diffuse_loadings(sp.dims)
+        return (np.ascontiguousarray(w[::-1]), np.ascontiguousarray(Xd[::-1]),
+                np.ascontiguousarray(y[:nd]), np.ascontiguousarray(X[:nd]), sp.dims,
+                scaling.kappa, H_inv, G)
+
+    def objective(self, scaling: Scaling):
+        """The optimiser's objective at unconstrained u: (value, gradient) of the negative
+        mean log-likelihood, statsmodels' own (``chandrasekhar``: the same number as
+        ``statespace``'s filter to rounding, its score in O(k r) work per observation
+        where the filter's takes O(k m^2))."""
+        w_rev, X_rev, z, X_head, dims, kappa, H_inv, G = self.objective_data(scaling)
         n_eff = self.nobs_effective
 
-        def exact(u):
-            value, grad = ss.loglike_and_gradient(y, X, u, sp.dims, scaling.kappa,
-                                                  scaling.tolerance)
+        def objective(u):
+            value, grad = ch.loglike_and_gradient(w_rev, X_rev, z, X_head, u, dims, kappa,
+                                                  H_inv, G)
             if not np.isfinite(value):
                 return np.inf, np.zeros_like(u)
             return -value / n_eff, -grad / n_eff
 
-        def proxy(u):
-            value, grad = ch.loglike_and_gradient(w, Xd, u, sp.dims)
-            if not np.isfinite(value):
-                return np.inf, np.zeros_like(u)
-            return -value / n_eff, -grad / n_eff
-
-        return exact, proxy
+        return objective
 
     def mle_from(self, start, scaling: Scaling | None = None, name="",
                  maxiter=None) -> FitResult:
-        """One L-BFGS-B run of the exact MLE from ``start`` (constrained parameters), at
-        most ``maxiter`` iterations in all.
-
-        Where the proxy objective (``objectives``) agrees with the exact one at the start
-        to ``PROXY_GAP``, the run climbs the proxy first (its evaluations cost O(k r) per
-        observation, the exact ones O(k m^2)) and then goes on on the exact objective from
-        the proxy's optimum, to the exact objective's own convergence test: a few exact
-        evaluations where the two optima nearly coincide. Elsewhere (a series of large
-        scale: statsmodels' kappa = 1e6 is then no diffuse prior, and the two differ) it
-        climbs the exact objective only."""
+        """One L-BFGS-B run of the exact MLE from ``start`` (constrained parameters)."""
         scaling = scaling or self.scaling()
-        exact, proxy = self.objectives(scaling)
-        n_eff = self.nobs_effective
-        u = self.to_unconstrained(start, scaling)
+        objective = self.objective(scaling)
         options = MLE_OPTIONS if maxiter is None else dict(MLE_OPTIONS, maxiter=maxiter)
-        left = maxiter
-        res = None
-        if abs(exact(u)[0] - proxy(u)[0]) * n_eff < PROXY_GAP:
-            res = optimize.minimize(proxy, u, jac=True, method="L-BFGS-B", options=options)
-            u = res.x
-            if maxiter is not None:
-                left = maxiter - res.nit
-        if left is None or left > 0:
-            res = optimize.minimize(exact, u, jac=True, method="L-BFGS-B",
-                                    options=dict(options, maxiter=left or options["maxiter"]))
-            u = res.x
-            if maxiter is None and np.abs(res.jac).max() > MLE_OPTIONS["gtol"]:
-                u = polish(exact, u)  # stopped on ftol in a flat valley: see POLISH_OPTIONS
+        res = optimize.minimize(objective, self.to_unconstrained(start, scaling), jac=True,
+                                method="L-BFGS-B", options=options)
+        u = res.x
+        if maxiter is None and np.abs(res.jac).max() > MLE_OPTIONS["gtol"]:
+            u = polish(objective, u)  # stopped on ftol in a flat valley: see POLISH_OPTIONS
         params = self.from_unconstrained(u, scaling)
         return FitResult(params, self.loglike(params), bool(res.success), name)
 
