@@ -36,7 +36,6 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
-from numba import prange
 
 from ..jit import njit as _tiered_njit
 from .transforms import constrain_stationary
@@ -649,7 +648,9 @@ def loglike(y, X, params, dims, kappa, tolerance):
 
 @njit(cache=True, nogil=True)
 def loglike_and_gradient(y, X, u, dims, kappa, tolerance):
-    """log L at unconstrained ``u`` and its exact gradient d log L / d u."""
+    """log L at unconstrained ``u`` and its exact gradient d log L / d u. (The optimisers
+    take the same numbers from ``chandrasekhar``, at a fraction of the cost; this one is
+    their reference in the tests.)"""
     params = constrain(u, dims)
     out = run(y, X, params, dims, kappa, tolerance, True)
     scores, J = out[2], constrain_jacobian(u, dims)
@@ -663,71 +664,3 @@ def loglike_and_gradient(y, X, u, dims, kappa, tolerance):
         for j in range(k):
             grad[i] += J[j, i] * g[j]
     return out[0], grad
-
-
-@njit(cache=True, nogil=True)
-def information(y, X, u, dims, kappa, tolerance):
-    """The outer product of the per-observation scores in unconstrained coordinates."""
-    params = constrain(u, dims)
-    scores, J = run(y, X, params, dims, kappa, tolerance, True)[2], constrain_jacobian(u, dims)
-    k = u.shape[0]
-    S = np.zeros(k)
-    info = np.zeros((k, k))
-    for t in range(scores.shape[0]):  # sum_t (s_t J)' (s_t J)
-        for i in range(k):
-            acc = 0.0
-            for j in range(k):
-                acc += scores[t, j] * J[j, i]
-            S[i] = acc
-        for i in range(k):
-            for j in range(k):
-                info[i, j] += S[i] * S[j]
-    return info
-
-
-# --------------------------------------------------------------------------- many series
-@njit(cache=True, nogil=True)
-def _batch_item(i, y_flat, X_flat, offsets, U, kappas, tols, dims, want_info, values, grads,
-                info):
-    y = y_flat[offsets[i]:offsets[i + 1]]
-    X = X_flat[offsets[i]:offsets[i + 1]]
-    if want_info:
-        info[i] = information(y, X, U[i], dims, kappas[i], tols[i])
-    else:
-        values[i], grads[i] = loglike_and_gradient(y, X, U[i], dims, kappas[i], tols[i])
-
-
-# Serial and parallel drivers are separate functions: Numba's cache keys on the function,
-# so one function compiled both ways would mix up its cache entries.
-@njit(cache=True, nogil=True)
-def _batch_serial(y_flat, X_flat, offsets, U, kappas, tols, dims, want_info):
-    N, k = U.shape
-    values, grads = np.empty(N), np.empty((N, k))
-    info = np.empty((N if want_info else 0, k, k))
-    for i in range(N):
-        _batch_item(i, y_flat, X_flat, offsets, U, kappas, tols, dims, want_info, values,
-                    grads, info)
-    return values, grads, info
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _batch_parallel(y_flat, X_flat, offsets, U, kappas, tols, dims, want_info):
-    N, k = U.shape
-    values, grads = np.empty(N), np.empty((N, k))
-    info = np.empty((N if want_info else 0, k, k))
-    for i in prange(N):
-        _batch_item(i, y_flat, X_flat, offsets, U, kappas, tols, dims, want_info, values,
-                    grads, info)
-    return values, grads, info
-
-
-# Threads pay off only for enough series; a small batch (a walk-forward) runs serially.
-PARALLEL_MIN_SERIES = 64
-
-
-def batch(y_flat, X_flat, offsets, U, kappas, tols, dims, want_info=False):
-    """log L and its gradient (or, with ``want_info``, the OPG information) for many series
-    at once, in parallel over series. Series i is ``y_flat[offsets[i]:offsets[i + 1]]``
-    (regressors the same rows of ``X_flat``) at unconstrained ``U[i]``."""
-    fn = _batch_parallel if U.shape[0] >= PARALLEL_MIN_SERIES else _batch_serial
-    return fn(y_flat, X_flat, offsets, U, kappas, tols, dims, want_info)
