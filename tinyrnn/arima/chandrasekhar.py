@@ -65,6 +65,9 @@ from .statespace import LOG_2PI, constrain, constrain_jacobian, lu_factor, lu_so
 # Compiled in a background process on the first run (see tinyrnn/jit.py).
 njit = partial(_tiered_njit, group="arima")
 
+# The steady-state test's relative size: a rounding unit of F.
+STEADY = 2.0 ** -52
+
 
 @njit(cache=True, nogil=True)
 def _harvey(params, dims, with_derivatives):
@@ -262,22 +265,26 @@ def filter_differenced(w, X, params, dims, with_derivatives, scores, n_ahead):
     Ms = np.zeros(n if n_ahead else 0)
     dMs = np.zeros((n if n_ahead else 0, kd))
     llf = 0.0
+    steady = False
+    n_terms = n  # how many terms of the backcast's covariance sum are kept
     for t in range(n):
         mean = a[0]
         for j in range(kx):
             mean += X[t, j] * params[j]
         v = w[t] - mean
         llf += -0.5 * (LOG_2PI + np.log(F) + v * v / F)
-        for i in range(r):
-            K[i] = G[i] / F
+        if not steady:
+            for i in range(r):
+                K[i] = G[i] / F
+            for e in range(kx, kd):
+                for i in range(r):
+                    dK[e, i] = dG[e, i] / F - G[i] * dF[e] / (F * F)
         for e in range(kd):
             dv[e] = -da[e, 0] - (X[t, e] if e < kx else 0.0)
             s = -0.5 * (dF[e] / F + 2.0 * v * dv[e] / F - v * v * dF[e] / (F * F))
             grad[e] += s
             if keep_scores:
                 scores[t, e] = s
-            for i in range(r):
-                dK[e, i] = dG[e, i] / F - G[i] * dF[e] / (F * F)
         # a <- T a + K v (and its derivatives): (T x)_i = phi_i x_0 + x_{i+1}
         for e in range(kd):
             a0, da0 = a[0], da[e, 0]
@@ -287,14 +294,31 @@ def filter_differenced(w, X, params, dims, with_derivatives, scores, n_ahead):
         a0 = a[0]
         for i in range(r):
             a[i] = phi[i] * a0 + (a[i + 1] if i + 1 < r else 0.0) + K[i] * v
-        if n_ahead:  # P_{t+1} - P_t = M W W', seen through e_1' T^h: kept for the end
+        if n_ahead and not steady:  # P_{t+1} - P_t = M W W' through e_1' T^h, for the end
             _impulse(phi, lags, W, Bs[t])
             Ms[t] = M
             for e in range(kx, kd):
                 dMs[t, e] = dM[e]
                 _impulse_derivative(phi, dphi[e], lags, Bs[t], dW[e], dBs[t, e])
-        if t == n - 1:
-            break
+        if t == n - 1 or steady:
+            continue
+        # Steady state: once a step would change F (and each dF) by less than a rounding
+        # unit, P has converged (a pure AR after p steps, exactly; an MA geometrically):
+        # F, K and their derivatives stay as they are, and W, M are no longer needed.
+        wmax = 0.0
+        for i in range(r):
+            wmax = max(wmax, abs(W[i]))
+        steady = abs(M) * wmax * wmax <= STEADY * F
+        for e in range(kx, kd):
+            dwmax = 0.0
+            for i in range(r):
+                dwmax = max(dwmax, abs(dW[e, i]))
+            steady = steady and (abs(dM[e]) * wmax + 2.0 * abs(M) * dwmax) * wmax \
+                <= STEADY * (F + abs(dF[e]))
+        if steady:
+            if n_ahead:
+                n_terms = t + 1  # the later terms M_t B_t B_t' are below rounding too
+            continue
         # the Chandrasekhar step (module docstring), derivatives first: they read the old values
         z = W[0]
         F_new = F + M * z * z
@@ -327,7 +351,7 @@ def filter_differenced(w, X, params, dims, with_derivatives, scores, n_ahead):
         _impulse(phi, lags, a, mu)
         for e in range(kd):
             _impulse_derivative(phi, dphi[e], lags, mu, da[e], dmu[e])
-    return llf, grad, mu, dmu, Bs, dBs, Ms, dMs, gammas
+    return llf, grad, mu, dmu, Bs[:n_terms], dBs[:n_terms], Ms[:n_terms], dMs[:n_terms], gammas
 
 
 @njit(cache=True, nogil=True)
