@@ -229,7 +229,9 @@ def filter_differenced(w, X, params, dims, with_derivatives, scores, n_ahead):
     G = np.empty(r)
     for i in range(r):
         G[i] = phi[i] * c[0] + (c[i + 1] if i + 1 < r else 0.0)
-    W = G.copy()
+    # W, dW, a, da carry one trailing zero: (T x)_i = phi_i x_0 + x_{i+1} needs no branch
+    W = np.zeros(r + 1)
+    W[:r] = G
     M = -1.0 / F
     dF = np.zeros(kd)
     dG = np.zeros((kd, r))
@@ -239,9 +241,10 @@ def filter_differenced(w, X, params, dims, with_derivatives, scores, n_ahead):
         for i in range(r):
             dG[e, i] = dphi[e, i] * c[0] + phi[i] * dc[e, 0] + (dc[e, i + 1] if i + 1 < r else 0.0)
         dM[e] = dF[e] / (F * F)
-    dW = dG.copy()
-    a = np.zeros(r)
-    da = np.zeros((kd, r))
+    dW = np.zeros((kd, r + 1))
+    dW[:, :r] = dG
+    a = np.zeros(r + 1)
+    da = np.zeros((kd, r + 1))
     K = np.empty(r)
     dK = np.zeros((kd, r))
     TW = np.empty(r)
@@ -279,8 +282,11 @@ def filter_differenced(w, X, params, dims, with_derivatives, scores, n_ahead):
             for e in range(kx, kd):
                 for i in range(r):
                     dK[e, i] = dG[e, i] / F - G[i] * dF[e] / (F * F)
+        for e in range(kx):
+            dv[e] = -da[e, 0] - X[t, e]
+        for e in range(kx, kd):
+            dv[e] = -da[e, 0]
         for e in range(kd):
-            dv[e] = -da[e, 0] - (X[t, e] if e < kx else 0.0)
             s = -0.5 * (dF[e] / F + 2.0 * v * dv[e] / F - v * v * dF[e] / (F * F))
             grad[e] += s
             if keep_scores:
@@ -289,11 +295,11 @@ def filter_differenced(w, X, params, dims, with_derivatives, scores, n_ahead):
         for e in range(kd):
             a0, da0 = a[0], da[e, 0]
             for i in range(r):
-                nxt = da[e, i + 1] if i + 1 < r else 0.0
-                da[e, i] = dphi[e, i] * a0 + phi[i] * da0 + nxt + dK[e, i] * v + K[i] * dv[e]
+                da[e, i] = dphi[e, i] * a0 + phi[i] * da0 + da[e, i + 1] + dK[e, i] * v \
+                    + K[i] * dv[e]
         a0 = a[0]
         for i in range(r):
-            a[i] = phi[i] * a0 + (a[i + 1] if i + 1 < r else 0.0) + K[i] * v
+            a[i] = phi[i] * a0 + a[i + 1] + K[i] * v
         if n_ahead and not steady:  # P_{t+1} - P_t = M W W' through e_1' T^h, for the end
             _impulse(phi, lags, W, Bs[t])
             Ms[t] = M
@@ -323,13 +329,13 @@ def filter_differenced(w, X, params, dims, with_derivatives, scores, n_ahead):
         z = W[0]
         F_new = F + M * z * z
         for i in range(r):
-            TW[i] = phi[i] * W[0] + (W[i + 1] if i + 1 < r else 0.0)
+            TW[i] = phi[i] * W[0] + W[i + 1]
         for e in range(kx, kd):
             dz = dW[e, 0]
             dF_new = dF[e] + dM[e] * z * z + 2.0 * M * z * dz
             dMz = dM[e] * z + M * dz
             for i in range(r):
-                dTW[i] = dphi[e, i] * W[0] + phi[i] * dz + (dW[e, i + 1] if i + 1 < r else 0.0)
+                dTW[i] = dphi[e, i] * W[0] + phi[i] * dz + dW[e, i + 1]
             for i in range(r):
                 dG[e, i] += dTW[i] * M * z + TW[i] * dMz
             for i in range(r):
@@ -384,6 +390,43 @@ def diffuse_loadings(dims):
 
 
 @njit(cache=True, nogil=True)
+def _spd_inverse(Q):
+    """(Q^-1, log|Q|) of a small symmetric positive definite Q by Cholesky, Q = L L'
+    (plain loops: for these n_diff x n_diff matrices a LAPACK call costs more)."""
+    n = Q.shape[0]
+    L = np.zeros((n, n))
+    logdet = 0.0
+    for j in range(n):
+        acc = Q[j, j]
+        for c in range(j):
+            acc -= L[j, c] * L[j, c]
+        L[j, j] = np.sqrt(acc)
+        logdet += 2.0 * np.log(L[j, j])
+        for i in range(j + 1, n):
+            acc = Q[i, j]
+            for c in range(j):
+                acc -= L[i, c] * L[j, c]
+            L[i, j] = acc / L[j, j]
+    Li = np.zeros((n, n))  # L^-1, lower triangular
+    for j in range(n):
+        Li[j, j] = 1.0 / L[j, j]
+        for i in range(j + 1, n):
+            acc = 0.0
+            for c in range(j, i):
+                acc -= L[i, c] * Li[c, j]
+            Li[i, j] = acc / L[i, i]
+    inv = np.zeros((n, n))  # L^-T L^-1
+    for i in range(n):
+        for j in range(i, n):
+            acc = 0.0
+            for c in range(j, n):
+                acc += Li[c, i] * Li[c, j]
+            inv[i, j] = acc
+            inv[j, i] = acc
+    return inv, logdet
+
+
+@njit(cache=True, nogil=True)
 def diffuse_correction(z, X_head, params, dims, kappa, H_inv, G, mu_rev, dmu_rev, Bs, dBs, Ms,
                        dMs, gammas, with_derivatives):
     """log p(z | w) - log p(z) for the first nd observations z (regressors ``X_head``):
@@ -423,10 +466,10 @@ def diffuse_correction(z, X_head, params, dims, kappa, H_inv, G, mu_rev, dmu_rev
     for i in range(nd):
         Q1[i, i] += kappa
         Q0[i, i] += kappa
-    inv1, inv0 = np.linalg.inv(Q1), np.linalg.inv(Q0)
+    inv1, ld1 = _spd_inverse(Q1)
+    inv0, ld0 = _spd_inverse(Q0)
     e1 = zt - G @ mu
     f1, f0 = inv1 @ e1, inv0 @ zt
-    ld1, ld0 = np.linalg.slogdet(Q1)[1], np.linalg.slogdet(Q0)[1]
     corr = -0.5 * (ld1 - ld0 + e1 @ f1 - zt @ f0)
     grad = np.zeros(kd)
     if not with_derivatives:
