@@ -529,6 +529,8 @@ def loglike_exact(w_rev, X_rev, z, X_head, params, dims, kappa, H_inv, G, with_d
     series', a stationary Gaussian process reads the same backwards) plus
     ``diffuse_correction``, whose backcast the reversed pass supplies."""
     nd = z.shape[0]
+    if not params[params.shape[0] - 1] > 0.0:  # sigma2 = u^2 reached 0: no likelihood
+        return -np.inf, np.zeros(params.shape[0] if with_derivatives else 0)
     llf, grad, mu, dmu, Bs, dBs, Ms, dMs, gammas = filter_differenced(
         w_rev, X_rev, params, dims, with_derivatives, np.empty((0, 0)), nd)
     if nd == 0:
@@ -558,7 +560,8 @@ def information(w, X, u, dims):
     params = constrain(u, dims)
     k = u.shape[0]
     scores = np.zeros((w.shape[0], k))
-    filter_differenced(w, X, params, dims, True, scores, 0)
+    if params[k - 1] > 0.0:  # (else no likelihood: no information either)
+        filter_differenced(w, X, params, dims, True, scores, 0)
     J = constrain_jacobian(u, dims)
     S = np.zeros(k)
     info = np.zeros((k, k))

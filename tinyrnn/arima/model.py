@@ -14,7 +14,8 @@ differencing removes them).
 Estimators:
 
 * ``"mle"``: exact Gaussian maximum likelihood through the Kalman filter
-  (``statespace.py``), L-BFGS-B on unconstrained parameters with the exact score, from
+  (``statespace.py``), L-BFGS-B on unconstrained parameters with the exact score (the
+  same log-likelihood and score computed faster, by ``chandrasekhar.py``), from
   several starts, keeping the best: statsmodels' own start (OLS for the regressors, then
   its conditional-least-squares ARMA regressions), Hannan-Rissanen estimates, and zeros
   where the model has MA or seasonal AR terms (duplicates dropped; see
