@@ -10,6 +10,7 @@ from statsmodels.tsa.arima_process import arma_generate_sample
 
 from tinyrnn.arima import ARIMA, fit_many, load_shampoo, walk_forward
 from tinyrnn.arima.css import css_residuals
+from tinyrnn.arima.model import Scaling
 
 
 def _sm_fit(y, order, trend=None):
@@ -232,3 +233,39 @@ def test_exact_score_equals_statsmodels_complex_step_score(p, d, q, trend, seed)
                                               statespace.KAPPA, statespace.TOLERANCE)
     J = statespace.constrain_jacobian(u, model.spec.dims)
     np.testing.assert_allclose(grad, J.T @ ours, rtol=1e-9, atol=1e-9 * np.abs(grad).max())
+
+
+@settings(max_examples=20, deadline=None)
+@given(p=st.integers(0, 2), d=st.integers(0, 2), q=st.integers(0, 2), P=st.integers(0, 1),
+       D=st.integers(0, 1), Q=st.integers(0, 1), s=st.sampled_from([4, 12]),
+       regressors=st.booleans(), kappa=st.sampled_from([1.0, 1e2, 1e6]),
+       seed=st.integers(0, 2**31 - 1))
+def test_chandrasekhar_objective_equals_the_filter(p, d, q, P, D, Q, s, regressors, kappa,
+                                                   seed):
+    """The optimiser's objective (the reversed differenced series by Chandrasekhar
+    recursions plus the first observations' correction) is the state-space filter's log L
+    at finite kappa -- kappa = 1 is far from diffuse -- and its gradient the filter's
+    score, with and without regressors, seasonal or not."""
+    from tinyrnn.arima import chandrasekhar, statespace
+    rng = np.random.default_rng(seed)
+    y = rng.standard_normal(90).cumsum() * rng.uniform(0.5, 3) + 5
+    exog = rng.standard_normal((90, 1)) if regressors else None
+    trend = "t" if regressors and d + D == 1 else None
+    model = ARIMA(y, exog=exog, order=(p, d, q), seasonal_order=(P, D, Q, s) if P + D + Q
+                  else None, trend=trend)
+    u = 0.6 * rng.standard_normal(model.k_params)
+    u[-1] = rng.uniform(0.7, 1.4)
+    dims = model.spec.dims
+    params = statespace.constrain(u, dims)
+    ref = statespace.loglike(y, model.regressors, params, dims, kappa, -1.0)
+    score = statespace.run(y, model.regressors, params, dims, kappa, -1.0, True)[2].sum(axis=0)
+    w_rev, X_rev, z, X_head, _, _, H_inv, G = model.objective_data(Scaling(1.0, kappa, -1.0))
+    llf, grad = chandrasekhar.loglike_exact(w_rev, X_rev, z, X_head, params, dims, kappa,
+                                            H_inv, G, True)
+    assert llf == pytest.approx(ref, rel=1e-10, abs=1e-9)
+    np.testing.assert_allclose(grad, score, rtol=1e-7, atol=1e-8 * np.abs(score).max())
+    value, grad_u = chandrasekhar.loglike_and_gradient(w_rev, X_rev, z, X_head, u, dims, kappa,
+                                                       H_inv, G)
+    J = statespace.constrain_jacobian(u, dims)
+    assert value == pytest.approx(llf, rel=1e-14)
+    np.testing.assert_allclose(grad_u, J.T @ grad, rtol=1e-9, atol=1e-9 * np.abs(grad_u).max())

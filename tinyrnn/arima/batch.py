@@ -21,6 +21,7 @@ from scipy import optimize
 
 from ..jit import ready
 from ..threads import blas_threads
+from . import chandrasekhar as ch
 from . import statespace as ss
 from .model import ARIMA, MLE_OPTIONS, FitResult, whitening
 from .spec import check_order, check_seasonal_order
@@ -89,16 +90,15 @@ def fit_models(models, method="mle", gtol=None):
     return out
 
 
-def _joint_run(ys, Xs, U, kappas, tols, n_eff, dims, maxiter, gtol):
-    """One L-BFGS-B run over the (scaled) series ``ys`` from unconstrained ``U``.
+def _joint_run(items, U, n_eff, maxiter, gtol):
+    """One L-BFGS-B run over the series whose ``ARIMA.objective_data`` are ``items`` from
+    unconstrained ``U``.
 
     Returns the new U and each series' largest gradient component in its preconditioned
     coordinates (of its mean log-likelihood)."""
     N, k = U.shape
-    y_flat = np.concatenate(ys)
-    X_flat = np.ascontiguousarray(np.concatenate(Xs))
-    offsets = np.r_[0, np.cumsum([len(y) for y in ys])].astype(np.int64)
-    info = ss.batch(y_flat, X_flat, offsets, U, kappas, tols, dims, True)[2]
+    data = ch.stack(items)
+    info = ch.batch(data, U, True)[2]
     L_inv = whitening(info / n_eff[:, None, None])  # u_i = U_i + L_inv_i' z_i
     last = {}
 
@@ -106,7 +106,7 @@ def _joint_run(ys, Xs, U, kappas, tols, n_eff, dims, maxiter, gtol):
         return U + np.einsum("nji,nj->ni", L_inv, z.reshape(N, k))
 
     def objective(z):
-        values, grads, _ = ss.batch(y_flat, X_flat, offsets, unpack(z), kappas, tols, dims)
+        values, grads, _ = ch.batch(data, unpack(z))
         if not np.all(np.isfinite(values)):
             return np.inf, np.zeros_like(z)
         g = -np.einsum("nij,nj->ni", L_inv, grads) / n_eff[:, None]
@@ -131,19 +131,15 @@ PHASES_MIN_SERIES = 64
 def _joint_fit(models, starts, scalings, gtol):
     """Joint MLE of ``models`` from ``starts``: (params, llf, accepted) per model."""
     dims = models[0].spec.dims
-    ys = [m.endog / sc.scale for m, sc in zip(models, scalings)]
-    Xs = [m.regressors for m in models]
-    kappas = np.array([sc.kappa for sc in scalings])
-    tols = np.array([sc.tolerance for sc in scalings])
+    items = [m.objective_data(sc) for m, sc in zip(models, scalings)]
     U = np.array([m.to_unconstrained(s, sc) for m, s, sc in zip(models, starts, scalings)])
     n_eff = np.array([m.nobs_effective for m in models], dtype=float)
     g_pre = np.full(len(models), np.inf)
     active = np.arange(len(models))
     phases = PHASE_ITERATIONS if len(models) >= PHASES_MIN_SERIES else PHASE_ITERATIONS[-1:]
     for maxiter in phases:
-        U[active], g_pre[active] = _joint_run(
-            [ys[i] for i in active], [Xs[i] for i in active], U[active], kappas[active],
-            tols[active], n_eff[active], dims, maxiter, gtol)
+        U[active], g_pre[active] = _joint_run([items[i] for i in active], U[active],
+                                              n_eff[active], maxiter, gtol)
         active = active[g_pre[active] > gtol]
         if active.size == 0:
             break

@@ -36,7 +36,6 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
-from numba import prange
 
 from ..jit import njit as _tiered_njit
 from .transforms import constrain_stationary
@@ -193,6 +192,45 @@ def _matmul(X, Y, out):
 
 
 @njit(cache=True, nogil=True)
+def lu_factor(M):
+    """LU factorisation of the square M in place, with partial pivoting; the row swaps."""
+    n = M.shape[0]
+    piv = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        best, arg = abs(M[j, j]), j
+        for i in range(j + 1, n):
+            if abs(M[i, j]) > best:
+                best, arg = abs(M[i, j]), i
+        piv[j] = arg
+        if arg != j:
+            for c in range(n):
+                M[j, c], M[arg, c] = M[arg, c], M[j, c]
+        for i in range(j + 1, n):
+            M[i, j] /= M[j, j]
+            f = M[i, j]
+            if f != 0.0:
+                for c in range(j + 1, n):
+                    M[i, c] -= f * M[j, c]
+    return piv
+
+
+@njit(cache=True, nogil=True)
+def lu_solve(LU, piv, x):
+    """Solve M x_new = x in place, from ``lu_factor``'s LU and swaps."""
+    n = LU.shape[0]
+    for j in range(n):
+        if piv[j] != j:
+            x[j], x[piv[j]] = x[piv[j]], x[j]
+    for j in range(n):
+        for c in range(j):
+            x[j] -= LU[j, c] * x[c]
+    for j in range(n - 1, -1, -1):
+        for c in range(j + 1, n):
+            x[j] -= LU[j, c] * x[c]
+        x[j] /= LU[j, j]
+
+
+@njit(cache=True, nogil=True)
 def lyapunov_direct(A, Qs):
     """Solve ``X_i = A X_i A' + Qs[i]`` as the linear system ``(I - A kron A) vec X_i =
     vec Qs[i]``: one LU factorisation with partial pivoting (r^6 / 3 operations) for all
@@ -210,38 +248,14 @@ def lyapunov_direct(A, Qs):
                     M[a * r + b, c * r + e] = -A[a, c] * A[b, e]
     for i in range(n):
         M[i, i] += 1.0
-    piv = np.empty(n, dtype=np.int64)
-    for j in range(n):  # LU in place, partial pivoting
-        best, arg = abs(M[j, j]), j
-        for i in range(j + 1, n):
-            if abs(M[i, j]) > best:
-                best, arg = abs(M[i, j]), i
-        piv[j] = arg
-        if arg != j:
-            for c in range(n):
-                M[j, c], M[arg, c] = M[arg, c], M[j, c]
-        for i in range(j + 1, n):
-            M[i, j] /= M[j, j]
-            f = M[i, j]
-            if f != 0.0:
-                for c in range(j + 1, n):
-                    M[i, c] -= f * M[j, c]
+    piv = lu_factor(M)
     X = np.empty((k, r, r))
     x = np.empty(n)
     for i in range(k):
         for a in range(r):
             for b in range(r):
                 x[a * r + b] = Qs[i, a, b]
-        for j in range(n):
-            if piv[j] != j:
-                x[j], x[piv[j]] = x[piv[j]], x[j]
-        for j in range(n):
-            for c in range(j):
-                x[j] -= M[j, c] * x[c]
-        for j in range(n - 1, -1, -1):
-            for c in range(j + 1, n):
-                x[j] -= M[j, c] * x[c]
-            x[j] /= M[j, j]
+        lu_solve(M, piv, x)
         for a in range(r):
             for b in range(r):
                 X[i, a, b] = 0.5 * (x[a * r + b] + x[b * r + a])
@@ -634,7 +648,9 @@ def loglike(y, X, params, dims, kappa, tolerance):
 
 @njit(cache=True, nogil=True)
 def loglike_and_gradient(y, X, u, dims, kappa, tolerance):
-    """log L at unconstrained ``u`` and its exact gradient d log L / d u."""
+    """log L at unconstrained ``u`` and its exact gradient d log L / d u. (The optimisers
+    take the same numbers from ``chandrasekhar``, at a fraction of the cost; this one is
+    their reference in the tests.)"""
     params = constrain(u, dims)
     out = run(y, X, params, dims, kappa, tolerance, True)
     scores, J = out[2], constrain_jacobian(u, dims)
@@ -648,71 +664,3 @@ def loglike_and_gradient(y, X, u, dims, kappa, tolerance):
         for j in range(k):
             grad[i] += J[j, i] * g[j]
     return out[0], grad
-
-
-@njit(cache=True, nogil=True)
-def information(y, X, u, dims, kappa, tolerance):
-    """The outer product of the per-observation scores in unconstrained coordinates."""
-    params = constrain(u, dims)
-    scores, J = run(y, X, params, dims, kappa, tolerance, True)[2], constrain_jacobian(u, dims)
-    k = u.shape[0]
-    S = np.zeros(k)
-    info = np.zeros((k, k))
-    for t in range(scores.shape[0]):  # sum_t (s_t J)' (s_t J)
-        for i in range(k):
-            acc = 0.0
-            for j in range(k):
-                acc += scores[t, j] * J[j, i]
-            S[i] = acc
-        for i in range(k):
-            for j in range(k):
-                info[i, j] += S[i] * S[j]
-    return info
-
-
-# --------------------------------------------------------------------------- many series
-@njit(cache=True, nogil=True)
-def _batch_item(i, y_flat, X_flat, offsets, U, kappas, tols, dims, want_info, values, grads,
-                info):
-    y = y_flat[offsets[i]:offsets[i + 1]]
-    X = X_flat[offsets[i]:offsets[i + 1]]
-    if want_info:
-        info[i] = information(y, X, U[i], dims, kappas[i], tols[i])
-    else:
-        values[i], grads[i] = loglike_and_gradient(y, X, U[i], dims, kappas[i], tols[i])
-
-
-# Serial and parallel drivers are separate functions: Numba's cache keys on the function,
-# so one function compiled both ways would mix up its cache entries.
-@njit(cache=True, nogil=True)
-def _batch_serial(y_flat, X_flat, offsets, U, kappas, tols, dims, want_info):
-    N, k = U.shape
-    values, grads = np.empty(N), np.empty((N, k))
-    info = np.empty((N if want_info else 0, k, k))
-    for i in range(N):
-        _batch_item(i, y_flat, X_flat, offsets, U, kappas, tols, dims, want_info, values,
-                    grads, info)
-    return values, grads, info
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _batch_parallel(y_flat, X_flat, offsets, U, kappas, tols, dims, want_info):
-    N, k = U.shape
-    values, grads = np.empty(N), np.empty((N, k))
-    info = np.empty((N if want_info else 0, k, k))
-    for i in prange(N):
-        _batch_item(i, y_flat, X_flat, offsets, U, kappas, tols, dims, want_info, values,
-                    grads, info)
-    return values, grads, info
-
-
-# Threads pay off only for enough series; a small batch (a walk-forward) runs serially.
-PARALLEL_MIN_SERIES = 64
-
-
-def batch(y_flat, X_flat, offsets, U, kappas, tols, dims, want_info=False):
-    """log L and its gradient (or, with ``want_info``, the OPG information) for many series
-    at once, in parallel over series. Series i is ``y_flat[offsets[i]:offsets[i + 1]]``
-    (regressors the same rows of ``X_flat``) at unconstrained ``U[i]``."""
-    fn = _batch_parallel if U.shape[0] >= PARALLEL_MIN_SERIES else _batch_serial
-    return fn(y_flat, X_flat, offsets, U, kappas, tols, dims, want_info)
