@@ -48,7 +48,7 @@ GROUPS = {
     "rnn": ("kernels", ("numba_rnn.py",) + _COMMON),
     "gru": ("kernels", ("numba_gru.py",) + _COMMON),
     "lstm": ("kernels", ("numba_lstm.py",) + _COMMON),
-    "arima": ("arima", ("statespace.py", "transforms.py", "css.py")),
+    "arima": ("arima", ("statespace.py", "chandrasekhar.py", "transforms.py", "css.py")),
 }
 
 _ready: set = set()
