@@ -70,10 +70,11 @@ def walk_forward(y, order=(5, 1, 0), train_frac: float = 0.66, trend=None,
     models = [ARIMA(y[:t], exog=None if X is None else X[:t], order=order,
                     seasonal_order=seasonal_order, trend=trend) for t in range(size, len(y))]
     # Tighter than fit_many's default: a forecast moves with the estimates, not only with
-    # log L (on shampoo: MSE 7924.6355 here, 7924.6372 at the exact maximum).
+    # log L (on shampoo, gradient tolerance 1e-5 / 1e-7 / 1e-8: MSE 7924.578 / 7924.637 /
+    # 7924.6373, with log L equal to 1e-9; the refits took 16-25 ms at each).
     stage(f"walk-forward: fitting {len(models)} {models[0].spec.describe()} refits "
           f"(histories of {size} to {len(y) - 1} points) as one batch", show_progress)
-    rows = fit_models(models, method, gtol=1e-5)
+    rows = fit_models(models, method, gtol=1e-7)
     steps = progress(zip(range(size, len(y)), models, rows),
                      f"walk-forward: {len(models)} one-step forecasts", show_progress,
                      total=len(models))
