@@ -217,11 +217,15 @@ def _tiered_dispatcher_class():
     from numba.core.registry import CPUDispatcher
 
     class TieredDispatcher(CPUDispatcher):
-        """A CPUDispatcher that runs ``py_func`` until its group is compiled (see ``njit``)."""
+        """A CPUDispatcher that runs ``py_func`` until its group is compiled (see ``njit``),
+        and then becomes a plain CPUDispatcher again: the Python-level check would cost
+        microseconds on every later call (ARIMA's optimiser calls its objective thousands
+        of times a second)."""
 
         def __call__(self, *args, **kwargs):
             if self.group in _ready or ready(self.group):
-                return super().__call__(*args, **kwargs)
+                self.__class__ = CPUDispatcher
+                return self(*args, **kwargs)
             return self.py_func(*args, **kwargs)
 
     return TieredDispatcher
