@@ -57,11 +57,15 @@ def to_device(array, device: str):
 
 # --------------------------------------------------------------------------- kernels
 
-_state = threading.local()
+class _KernelChoice(threading.local):
+    kernel = "auto"  # per thread; the class attribute is every new thread's default
+
+
+_state = _KernelChoice()
 
 
 def _current() -> str:
-    return getattr(_state, "kernel", "auto")
+    return _state.kernel
 
 
 @functools.lru_cache(maxsize=None)

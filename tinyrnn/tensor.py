@@ -7,17 +7,23 @@ where a parent needs none). Each op's backward sits right beside its forward.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import operator
 import threading
 
 import numpy as np
 
 from .backend import get_array_module, is_cuda_array, to_device
 
-_grad_mode = threading.local()
+class _GradMode(threading.local):
+    enabled = True  # per thread; the class attribute is every new thread's default
+
+
+_grad_mode = _GradMode()
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_grad_mode, "enabled", True)
+    return _grad_mode.enabled
 
 
 @contextlib.contextmanager
@@ -71,6 +77,10 @@ def _unbroadcast(g, shape):
     return g.sum(axis=axes, keepdims=True) if axes else g
 
 
+_created = itertools.count(1)           # numbers the outputs of ops as they are made
+_creation_order = operator.attrgetter("_seq")
+
+
 class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
@@ -79,6 +89,7 @@ class Tensor:
     """
 
     __array_priority__ = 1000  # ndarray + Tensor dispatches to Tensor.__radd__
+    _seq = 0  # creation order of an op's output (below); leaves keep 0
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         self.data = _as_array(data, dtype)
@@ -95,10 +106,17 @@ class Tensor:
     def _op(cls, data, parents, backward):
         out = cls.__new__(cls)
         out.data, out.grad = data, None
-        needs = is_grad_enabled() and any(p.requires_grad for p in parents)
+        needs = False
+        if _grad_mode.enabled:
+            for p in parents:
+                if p.requires_grad:
+                    needs = True
+                    break
         out.requires_grad = needs
-        out._parents = tuple(parents) if needs else ()
-        out._backward = backward if needs else None
+        if needs:
+            out._parents, out._backward, out._seq = tuple(parents), backward, next(_created)
+        else:
+            out._parents, out._backward = (), None
         return out
 
     def backward(self, grad=None):
@@ -117,21 +135,19 @@ class Tensor:
             if grad.shape != self.data.shape:
                 raise ValueError(f"grad must have shape {self.shape}, got {grad.shape}")
 
-        order, seen = [], set()
-        stack = [(self, False)]
-        while stack:  # iterative DFS: RNN graphs are deep enough to overflow recursion
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-                continue
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            stack.append((node, True))
-            stack.extend((p, False) for p in node._parents if p.requires_grad)
+        # Every tensor the sweep reaches (a loop: RNN graphs are too deep for recursion),
+        # visited children first: an op's output is created after its inputs, so
+        # descending creation order is a topological order.
+        nodes = {id(self): self}
+        stack = [self]
+        while stack:
+            for p in stack.pop()._parents:
+                if p.requires_grad and id(p) not in nodes:
+                    nodes[id(p)] = p
+                    stack.append(p)
 
         grads = {id(self): grad}
-        for node in reversed(order):
+        for node in sorted(nodes.values(), key=_creation_order, reverse=True):
             g = grads.pop(id(node), None)
             if g is None:
                 continue
@@ -142,7 +158,8 @@ class Tensor:
                 if pg is None or not parent.requires_grad:
                     continue
                 key = id(parent)
-                grads[key] = pg if key not in grads else grads[key] + pg
+                prev = grads.get(key)
+                grads[key] = pg if prev is None else prev + pg
 
     def detach(self) -> "Tensor":
         return Tensor(self.data)
@@ -272,6 +289,10 @@ class Tensor:
         xp = get_array_module(x)
 
         def backward(g):
+            if g.ndim == 0:  # a full sum: fill (broadcast_to and copy cost 5x more here)
+                out = xp.empty(x.shape, dtype=g.dtype)
+                out.fill(g)
+                return (out,)
             if not keepdims and axis is not None:
                 g = xp.expand_dims(g, axis)
             return (xp.broadcast_to(g, x.shape).copy(),)

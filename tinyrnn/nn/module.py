@@ -60,7 +60,14 @@ class Module:
                     yield (f"{module_name}.{name}" if module_name else name), p
 
     def parameters(self):
-        return [p for _, p in self.named_parameters()]
+        # The same order as named_parameters, without building the names: zero_grad and
+        # the optimisers call this on every training step.
+        out, stack = [], [self]
+        while stack:
+            m = stack.pop()
+            out.extend(p for p in m._parameters.values() if p is not None)
+            stack.extend(reversed(m._modules.values()))
+        return out
 
     # ------------------------------------------------------------------ modes and grads
     def train(self, mode: bool = True):
