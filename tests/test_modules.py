@@ -18,6 +18,21 @@ def test_named_parameters_follow_registration_order():
     assert len(model) == 4 and isinstance(model[1], tr.nn.Linear)
 
 
+def test_parameters_are_named_parameters_in_the_same_order():
+    class Net(tr.nn.Module):  # own parameters, then children, one of them nested
+        def __init__(self):
+            super().__init__()
+            self.scale = tr.nn.Parameter(np.ones(2))
+            self.body = tr.nn.Sequential(tr.nn.Linear(2, 3), tr.nn.Sequential(
+                tr.nn.Linear(3, 3, bias=False), tr.nn.GRU(3, 2)))
+            self.head = tr.nn.Linear(2, 1)
+
+    net = Net()
+    named = [p for _, p in net.named_parameters()]
+    assert len(named) == 1 + 2 + 1 + 4 + 2
+    assert [id(p) for p in net.parameters()] == [id(p) for p in named]
+
+
 def test_state_dict_roundtrip_through_checkpoint(tmp_path):
     tr.manual_seed(1)
     a = tr.nn.RNN(3, 4, num_layers=2, bidirectional=True)
