@@ -40,3 +40,14 @@ def test_suite_cases_cover_the_gated_cells():
     for cell in ("gru", "lstm"):  # the shapes of the targets against cuDNN
         assert {(cell, s) for s in [(672, 1, 32, 32), (512, 4, 512, 512),
                                     (50, 16, 1024, 1024)]} <= set(gpu)
+
+
+def test_rounds_alternate_contenders_and_keep_the_fastest(monkeypatch):
+    monkeypatch.setattr(bench, "contenders", lambda suite: ["tinyrnn-numpy", bench.BLAS_FLOOR])
+    rows = []
+    failed = bench.run_suite("cpu", [["rnn", [3, 2, 2, 4]]], 1, rows, rounds=2)
+    assert failed == 0
+    assert {(r["impl"], r["pass"]) for r in rows} == {
+        (i, p) for i in ("tinyrnn-numpy", bench.BLAS_FLOOR) for p in ("fwd", "fwd+bwd")}
+    for r in rows:  # one row per case: the fastest of its two rounds
+        assert len(r["round_ms"]) == 2 and r["median_ms"] == min(r["round_ms"])

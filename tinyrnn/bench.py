@@ -329,18 +329,32 @@ def worker(impl, suite, cases, repeat):
     return 0
 
 
-def run_suite(suite, cases, repeat, rows):
-    """Time every contender of a suite; the number of workers that failed."""
-    failed = 0
-    for impl in contenders(suite):
-        cmd = [sys.executable, "-m", "tinyrnn.bench", "--worker", impl, "--suite", suite,
-               "--repeat", str(repeat), "--cases", json.dumps(cases)]
-        done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-        if done.returncode != 0:
-            print(f"  {impl}: the worker failed (exit {done.returncode}); no rows")
-            failed += 1
-            continue
-        rows.extend(json.loads(done.stdout.strip().splitlines()[-1]))
+def run_suite(suite, cases, repeat, rows, rounds=1):
+    """Time every contender of a suite in ``rounds`` rounds; the number of workers that
+    failed.
+
+    Each round runs every contender once, each in a new worker process, in turn. A shared
+    machine's speed drifts (here by up to 2x over minutes), and one pass of contenders, each
+    timed minutes apart, would fold that drift into their ratios; alternating them, every
+    contender sees every phase of the drift. A case's figure is its fastest round's median
+    (``round_ms`` keeps every round's)."""
+    failed, by_case = 0, {}
+    for _ in range(rounds):
+        for impl in contenders(suite):
+            cmd = [sys.executable, "-m", "tinyrnn.bench", "--worker", impl, "--suite", suite,
+                   "--repeat", str(repeat), "--cases", json.dumps(cases)]
+            done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+            if done.returncode != 0:
+                print(f"  {impl}: the worker failed (exit {done.returncode}); no rows")
+                failed += 1
+                continue
+            for row in json.loads(done.stdout.strip().splitlines()[-1]):
+                key = (row["impl"], row["cell"], row["pass"], _key(row["shape"]))
+                by_case.setdefault(key, []).append(row)
+    for runs in by_case.values():
+        best = dict(min(runs, key=lambda r: r["median_ms"]))
+        best["round_ms"] = [r["median_ms"] for r in runs]
+        rows.append(best)
     return failed
 
 
@@ -426,6 +440,9 @@ def main(argv=None):
     parser.add_argument("--suite", choices=["cpu", "gpu", "all"], default="all",
                         help="which suite (default: every suite this machine can run)")
     parser.add_argument("--repeat", type=int, default=None, help="timed runs per case")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="rounds of all contenders in turn (default: 3 for the full CPU "
+                             "suite, else 1); a case's figure is its fastest round's")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the result files")
     parser.add_argument("--tag", default="", help="suffix for the result file names")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -444,6 +461,9 @@ def main(argv=None):
         print("no CUDA device (or no CuPy): the GPU suite is skipped")
         suites.remove("gpu")
     repeat = args.repeat or (3 if args.quick else 7)
+    if args.rounds is not None and args.rounds < 1:
+        parser.error(f"--rounds must be >= 1, got {args.rounds}")
+    rounds = {s: args.rounds or (3 if s == "cpu" and not args.quick else 1) for s in suites}
     if importlib.util.find_spec("torch") is None:
         print("torch is not installed: no torch peers (pip install torch)")
 
@@ -451,7 +471,8 @@ def main(argv=None):
     for suite in suites:
         sgemm[suite] = sgemm_gflops(on_gpu=suite == "gpu")
         print(f"{suite} suite; in-run SGEMM: {sgemm[suite]:.1f} GFLOP/s", flush=True)
-        failed += run_suite(suite, suite_cases(suite, args.quick), repeat, rows)
+        failed += run_suite(suite, suite_cases(suite, args.quick), repeat, rows,
+                            rounds[suite])
     floor = [r for r in rows if r["impl"] == BLAS_FLOOR]
     rows = [r for r in rows if r["impl"] != BLAS_FLOOR]
 
@@ -459,7 +480,8 @@ def main(argv=None):
     stem = f"{machine_slug(info)}-{info['date'][:10]}" + ("-quick" if args.quick else "") + \
         (f"-{args.tag}" if args.tag else "")
     (args.out / f"{stem}.json").write_text(json.dumps(
-        {"machine": info, "sgemm_gflops": sgemm, "quick": args.quick, "rows": rows,
+        {"machine": info, "sgemm_gflops": sgemm, "quick": args.quick, "rounds": rounds,
+         "rows": rows,
          "blas_floor": floor}, indent=1))
     tables = [ratio_table(rows, floor, s, cell, "torch-cpu" if s == "cpu" else "torch-cudnn",
                           sgemm[s])
@@ -468,7 +490,9 @@ def main(argv=None):
     gpu = f", GPU {info['gpu']['name']}" if info["gpu"] else ""
     md = (f"# Recurrent-layer benchmark, {info['date'][:10]}\n\nMachine: {info['cpu']}, {info['cores']} "
           f"cores{gpu}. Versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items())
-          + f". {'Quick subset. ' if args.quick else ''}Median of >= {repeat} runs.\n\n"
+          + f". {'Quick subset. ' if args.quick else ''}Median of >= {repeat} runs"
+          + "".join(f"; {s.upper()} suite: the fastest of {n} rounds, contenders alternated"
+                    for s, n in rounds.items() if n > 1) + ".\n\n"
           + "\n\n".join(tables) + "\n")
     (args.out / f"{stem}.md").write_text(md)
     plotted = plot(rows, args.out / f"{stem}.png")
