@@ -15,39 +15,12 @@ import numpy as np
 
 
 @functools.lru_cache(maxsize=1)
-def _blas_switches():
-    """One ``(get, set)`` pair of functions per BLAS library loaded in this process.
-
-    ``blas_threads`` sits on the path of every recurrent layer call, where threadpoolctl's
-    methods cost microseconds each (symbol lookups in Python, four calls per switch). For
-    OpenBLAS on its own pthreads pool, its two C functions are called directly; any other
-    library goes through threadpoolctl.
-    """
+def _blas_controllers():
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:
         return ()
-    return tuple(_openblas_functions(c) or (c.get_num_threads, c.set_num_threads)
-                 for c in ThreadpoolController().lib_controllers if c.user_api == "blas")
-
-
-def _openblas_functions(controller):
-    """OpenBLAS's ``openblas_get/set_num_threads`` as ctypes functions, or None (another
-    library, an OpenMP build, or symbols under names not known here)."""
-    if controller.internal_api != "openblas" or \
-            getattr(controller, "threading_layer", None) != "pthreads":
-        return None
-    import ctypes
-    dynlib = getattr(controller, "dynlib", None)
-    for prefix in ("", "scipy_"):  # the affixes of OpenBLAS builds (NumPy's: scipy_, 64_)
-        for suffix in ("", "64_", "_64"):
-            get = getattr(dynlib, f"{prefix}openblas_get_num_threads{suffix}", None)
-            set_ = getattr(dynlib, f"{prefix}openblas_set_num_threads{suffix}", None)
-            if get is not None and set_ is not None:
-                get.restype, get.argtypes = ctypes.c_int, []
-                set_.restype, set_.argtypes = None, [ctypes.c_int]
-                return get, set_
-    return None
+    return tuple(c for c in ThreadpoolController().lib_controllers if c.user_api == "blas")
 
 
 class blas_threads:
@@ -66,17 +39,17 @@ class blas_threads:
     def __enter__(self):
         if self.n is not None:
             changed = []
-            for get, set_ in _blas_switches():
-                k = get()
+            for c in _blas_controllers():
+                k = c.get_num_threads()
                 if k != self.n:
-                    set_(self.n)
-                    changed.append((set_, k))
+                    c.set_num_threads(self.n)
+                    changed.append((c, k))
             self._changed = changed
         return self
 
     def __exit__(self, *exc):
-        for set_, k in self._changed:
-            set_(k)
+        for c, k in self._changed:
+            c.set_num_threads(k)
         self._changed = ()
         return False
 
