@@ -112,29 +112,32 @@ def test_grid_search_is_the_whole_grid():
 
 def test_many_matches_one_at_a_time_and_dask():
     r = np.random.default_rng(11)
-    # ten stationary AR series: their pure-AR candidates form groups large enough for the
-    # joint runs (JOINT_MIN_MODELS); the random walks' go alone
+    # ten stationary AR series and two random walks: each step's candidates of one
+    # specification are fitted together (one batched evaluation per L-BFGS round), each
+    # by its own L-BFGS-B run, so every series gets the fits it gets alone
     Y = [_arma(r, n, ar=(0.6,), mean=1.0) for n in [60, 75, 60, 90, 60, 80, 70, 60, 65, 60]]
     Y += [np.cumsum(r.standard_normal(n)) for n in (60, 70)]
     calls = []
     from tinyrnn.arima import auto as auto_module
-    real = auto_module.fit_models
+    real = auto_module.fit_candidates
 
     def spy(models):
         calls.append(len(models))
         return real(models)
 
-    auto_module.fit_models = spy
+    auto_module.fit_candidates = spy
     try:
         many = auto_arima_many(Y)
     finally:
-        auto_module.fit_models = real
-    assert calls and min(calls) >= auto_module.JOINT_MIN_MODELS  # joint runs happened
+        auto_module.fit_candidates = real
+    assert max(calls) >= 10  # the AR series' candidates went through in groups
     alone = [auto_arima(y) for y in Y]
     assert len(many) == len(Y)
     for a, b in zip(many, alone):
         assert a.order == b.order and a.trend == b.trend
-        assert a.aic == pytest.approx(b.aic, abs=1e-3)
+        assert a.aic == pytest.approx(b.aic, abs=1e-6)
+        assert [f.ic for f in a.auto.fitted] == pytest.approx([f.ic for f in b.auto.fitted],
+                                                              abs=1e-6)
     pytest.importorskip("dask")
     dasked = auto_arima_many(Y[-4:], scheduler="dask", chunksize=2)
     assert [r.order for r in dasked] == [r.order for r in many[-4:]]

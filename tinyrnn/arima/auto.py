@@ -40,16 +40,20 @@ n_eff = n - d - D m: aic = -2 log L + 2k; bic = -2 log L + k log(n_eff);
 hqic = -2 log L + 2k log(log(n_eff)); aicc = aic + 2k (n / (n - k - 1) - 1) (pmdarima's
 AICc, with n the whole series).
 
-Batching. The five first models of a search are known in advance and fitted together;
+Batching. The five first models of a search are known in advance and requested together;
 after that each step of pmdarima's path is the next neighbour in its order, fitted only
 when reached (a neighbour after the first improvement is never fitted, as in pmdarima: the
 candidates of one search all differ in specification, so fitting them ahead would only add
 work). ``auto_arima_many`` advances the searches of all series in lock-step: each step
-gathers every series' pending candidates and groups them by specification; a group of
-``JOINT_MIN_MODELS`` or more pure autoregressions is fitted with ``fit_models`` (one joint
-L-BFGS-B run over the group, as ``fit_many``), every other candidate alone (step 4)
-(candidates with MA terms converge far more slowly in a joint run than alone: see
-``JOINT_MIN_MODELS``). The answer is the best model fitted, the best of pmdarima's path.
+gathers every series' pending candidates and groups them by specification. A group is
+fitted by ``fit_candidates``: each candidate by its own L-BFGS-B run (step 4), the runs
+stepped together with one batched likelihood-and-score evaluation per round
+(``lbfgs.minimize_many``). Each run keeps its own curvature history and stopping test, so
+a candidate gets exactly the fit it gets alone, and ``auto_arima_many`` selects what
+``auto_arima`` selects series by series (a joint L-BFGS run over the whole group instead,
+as ``fit_many`` does, would share one curvature history across ill-conditioned MA
+problems and converge far more slowly). The answer is the best model fitted, the best of
+pmdarima's path.
 """
 from __future__ import annotations
 
@@ -57,10 +61,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import chandrasekhar as ch
 from . import statespace as ss
 from ..threads import blas_threads
-from .batch import as_series_list, chunk_size, fit_models
-from .model import ARIMA, FitResult, difference
+from .batch import as_series_list, chunk_size
+from .lbfgs import minimize_many
+from .model import ARIMA, MLE_OPTIONS, FitResult, difference
 from .results import ARIMAResults, information_criteria
 from .spec import TRENDS, check_endog
 from .unit_root import is_constant, ndiffs, nsdiffs
@@ -367,10 +373,9 @@ class Search:
 
 # ------------------------------------------------------------------------------ driver
 def _fit_requests(requests):
-    """Fit every requested (search, candidate), grouped by specification: one
-    ``fit_models`` call (a joint run) for a large group of pure autoregressions,
-    the others alone as pmdarima fits them (``_fit_alone``); store each fit in its
-    search."""
+    """Fit every requested (search, candidate), grouped by specification: each group's
+    candidates are fitted as pmdarima fits them, each by its own L-BFGS-B run, stepped
+    together (``fit_candidates``); store each fit in its search."""
     groups: dict = {}
     for search, c in requests:
         model = search.model(c)
@@ -379,31 +384,71 @@ def _fit_requests(requests):
             continue
         groups.setdefault(c, []).append((search, model))
     for c, members in groups.items():
-        rows = None
-        spec = members[0][1].spec
-        if len(members) >= JOINT_MIN_MODELS and spec.q + spec.Q == 0:
-            try:
-                rows = fit_models([model for _, model in members])
-            except FIT_ERRORS:  # one model failed the joint run: fit them one by one
-                rows = None
-        if rows is None:  # alone: cheaper than a joint run for these
-            rows = [_fit_alone(model) for _, model in members]
+        rows = fit_candidates([model for _, model in members])
         for (search, model), r in zip(members, rows):
             search.fits[c] = search.score(c, model, r.params, r.llf, r.converged) \
                 if r is not None else Fitted(c, np.inf)
 
 
-# Which candidate groups go through one joint run (fit_models). Measured on 60 simulated
-# series (n = 100): for models with MA terms the joint run needs far more iterations than
-# the single fits together (near-cancelling AR and MA roots make the joint problem
-# ill-conditioned: 0.6-3 s per model against 10-50 ms alone), so those are fitted alone;
-# pure autoregressions in groups of this many or more converge jointly like a single fit.
-JOINT_MIN_MODELS = 8
-
-
 # A candidate whose fit fails scores +inf, as in pmdarima (which catches LinAlgError and
 # ValueError); a zero prediction variance in the filter surfaces as ZeroDivisionError.
 FIT_ERRORS = (ValueError, np.linalg.LinAlgError, ZeroDivisionError, FloatingPointError)
+
+
+def fit_candidates(models):
+    """Fit models of one specification as pmdarima fits a candidate -- from statsmodels'
+    start values, at most ``CANDIDATE_MAXITER`` L-BFGS-B iterations -- each by its own
+    L-BFGS-B run (``lbfgs.minimize_many``: its own curvature history, line search and
+    stopping test, so each model's fit is the one it would get alone), all stepped
+    together with one batched likelihood-and-score evaluation per round
+    (``chandrasekhar.batch``). A ``FitResult`` per model, None where the fit failed."""
+    out = [None] * len(models)
+    live, starts, scalings, items = [], [], [], []
+    for i, model in enumerate(models):
+        try:
+            sc = model.scaling()
+            starts.append(model.to_unconstrained(model.statsmodels_start(), sc))
+            items.append(model.objective_data(sc))
+        except FIT_ERRORS:
+            continue
+        live.append(i)
+        scalings.append(sc)
+    if not live:
+        return out
+    n_eff = np.array([models[i].nobs_effective for i in live], dtype=float)
+    stacked = {}  # the stacked data of the problems still running (a shrinking set)
+
+    def evaluate(U, rows):
+        key = rows.tobytes()
+        if key not in stacked:
+            stacked.clear()
+            stacked[key] = ch.stack([items[j] for j in rows])
+        values, grads, _ = ch.batch(stacked[key], U)
+        f = -values / n_eff[rows]
+        g = -grads / n_eff[rows, None]
+        bad = ~np.isfinite(f)
+        f[bad], g[bad] = np.inf, 0.0
+        return f, g
+
+    try:
+        with blas_threads(1):
+            res = minimize_many(evaluate, np.array(starts), maxiter=CANDIDATE_MAXITER,
+                                **CANDIDATE_OPTIONS)
+    except FIT_ERRORS:  # one series broke the batched evaluation: fit them one by one
+        return [_fit_alone(m) for m in models]
+    for j, i in enumerate(live):
+        try:
+            params = models[i].from_unconstrained(res.x[j], scalings[j])
+            out[i] = FitResult(params, models[i].loglike(params), bool(res.success[j]),
+                               "statsmodels")
+        except FIT_ERRORS:
+            pass
+    return out
+
+
+# MLE_OPTIONS less maxiter: a candidate's fit differs from ARIMA.fit's first start only in
+# stopping after CANDIDATE_MAXITER iterations
+CANDIDATE_OPTIONS = {k: v for k, v in MLE_OPTIONS.items() if k != "maxiter"}
 
 
 def _fit_alone(model):
@@ -478,7 +523,8 @@ def auto_arima_many(Y, seasonal=False, m=1, d=None, D=None, max_p=5, max_q=5, ma
     any lengths): a list of ``ARIMAResults``, one per series.
 
     The searches advance together: each step's candidate fits of all series are grouped by
-    specification and fitted jointly (``fit_models``). ``scheduler="dask"`` (or a
+    specification and stepped together (``fit_candidates``), each candidate by its own
+    L-BFGS-B run, so each series gets what ``auto_arima`` gives it. ``scheduler="dask"`` (or a
     ``distributed.Client``) splits the series into chunks of ``chunksize`` selected as Dask
     tasks, as ``fit_many`` does.
     """
