@@ -192,3 +192,53 @@ def test_command_line(tmp_path, capsys):
         main(["arima", str(csv), "--auto", "--seasonal"])
     with pytest.raises(SystemExit, match="drop --order"):
         main(["arima", str(csv), "--auto", "--order", "1", "1", "0"])
+
+
+def _inverse_roots(draw_moduli, angles):
+    """Real or complex-conjugate inverse roots with the given moduli."""
+    out = []
+    for r, a in zip(draw_moduli, angles):
+        if a < 0.3 or len(out) + 2 > 2 * len(draw_moduli):
+            out.append(r * (1 if a < 0.15 else -1))
+        else:
+            out += [r * np.exp(1j * a), r * np.exp(-1j * a)]
+    return np.array(out)
+
+
+MODULI = st.one_of(st.floats(0.0, 1.2), st.sampled_from([0.99 - 1e-4, 0.99 + 1e-4,
+                                                       1.0 - 1e-4, 1.0 + 1e-4]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(ar=st.lists(st.tuples(MODULI, st.floats(0.0, 3.1)), max_size=4),
+       ma=st.lists(st.tuples(MODULI, st.floats(0.0, 3.1)), max_size=4),
+       seasonal=st.booleans(), sar=st.floats(-1.2, 1.2), radius=st.sampled_from([0.99, 1.0]))
+def test_root_test_agrees_with_np_roots(ar, ma, seasonal, sar, radius):
+    """roots_within (step-down on the rescaled polynomials) decides as the moduli of
+    np.roots do, wherever the largest modulus is not within rounding of the radius (the
+    moduli are drawn to land near it often)."""
+    from tinyrnn.arima import statespace as ss
+    from tinyrnn.arima.auto import roots_within
+    lam_ar = _inverse_roots([m for m, _ in ar], [a for _, a in ar])
+    lam_ma = _inverse_roots([m for m, _ in ma], [a for _, a in ma])
+    phi = -np.atleast_1d(np.real(np.poly(lam_ar)))[1:]
+    theta = np.atleast_1d(np.real(np.poly(lam_ma)))[1:]
+    P, s = (1, 4) if seasonal and phi.size < 4 and theta.size < 4 else (0, 0)
+    dims = np.array([0, phi.size, theta.size, P, 0, s, 0, 0], dtype=np.int64)
+    params = np.r_[phi, theta, [sar] * P, 1.0]
+    red_phi, red_theta, _, _ = ss.reduced_arma(params, dims)
+    moduli = [np.abs(np.roots(np.r_[1.0, -red_phi])).max(initial=0.0),
+              np.abs(np.roots(np.r_[1.0, red_theta])).max(initial=0.0)]
+    biggest = max(moduli)
+    if abs(biggest - radius) < 1e-6:
+        return  # within np.roots' own rounding of the boundary: either answer is right
+    assert roots_within(params, dims, radius) == (biggest < radius)
+
+
+def test_root_test_near_the_boundary():
+    from tinyrnn.arima.auto import roots_within
+    dims = np.array([0, 2, 1, 0, 0, 0, 0, 0], dtype=np.int64)
+    for r in (0.99 - 1e-5, 0.99 + 1e-5):  # a complex AR pair of modulus r; a small MA root
+        phi = -np.real(np.poly([r * np.exp(0.7j), r * np.exp(-0.7j)]))[1:]
+        assert roots_within(np.r_[phi, 0.2, 1.0], dims, 0.99) == (r < 0.99)
+        assert roots_within(np.r_[0.1, 0.0, -r, 1.0], dims, 0.99) == (r < 0.99)  # MA root r

@@ -1,7 +1,6 @@
 """lbfgs.minimize_many: each problem's iterates are scipy's L-BFGS-B's for it alone,
 whatever the other problems of the batch are."""
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize

@@ -69,6 +69,7 @@ from .lbfgs import minimize_many
 from .model import ARIMA, MLE_OPTIONS, FitResult, difference
 from .results import ARIMAResults, information_criteria
 from .spec import TRENDS, check_endog
+from .transforms import is_invertible, is_stationary
 from .unit_root import is_constant, ndiffs, nsdiffs
 
 CRITERIA = ("aic", "aicc", "bic", "hqic")
@@ -179,14 +180,19 @@ def _options(seasonal, m, d, D, max_p, max_q, max_P, max_Q, max_d, max_D, start_
 
 
 # ------------------------------------------------------------------------------ one search
-def _max_inverse_root(params, dims):
-    """The largest modulus among the inverse roots of the reduced AR and MA polynomials."""
+def roots_within(params, dims, radius):
+    """Whether every inverse root of the reduced AR and of the reduced MA polynomial has
+    modulus below ``radius`` (pmdarima's root test, without finding the roots).
+
+    The inverse roots of ``1 - phi_1 z - ... - phi_p z^p`` lie within ``radius`` exactly
+    when those of ``1 - sum_j phi_j radius^-j z^j`` lie within 1 (substitute z = w /
+    radius), that is when that polynomial is stationary: all its partial
+    autocorrelations, from the step-down (Durbin-Levinson) recursion, below 1 in modulus
+    (``transforms.is_stationary``). The same for ``1 + theta(z)``."""
     phi, theta, _, _ = ss.reduced_arma(params, dims)
-    out = 0.0
-    for poly in (np.r_[1.0, -phi], np.r_[1.0, theta]):
-        if poly.size > 1:
-            out = max(out, float(np.abs(np.roots(poly)).max(initial=0.0)))
-    return out
+    scale = radius ** -np.arange(1.0, max(phi.size, theta.size) + 1)
+    return is_stationary(phi * scale[:phi.size]) and \
+        is_invertible(theta * scale[:theta.size])
 
 
 class Search:
@@ -262,7 +268,7 @@ class Search:
               "aicc": aicc}[self.opts.information_criterion]
         sp = model.spec
         if not np.isfinite(llf) or (sp.k_arma and
-                                    _max_inverse_root(params, sp.dims) > 1 - ROOT_MARGIN):
+                                    not roots_within(params, sp.dims, 1 - ROOT_MARGIN)):
             ic = np.inf
         return Fitted(c, float(ic), model, params, float(llf), bool(converged))
 
@@ -415,19 +421,21 @@ def fit_candidates(models):
         scalings.append(sc)
     if not live:
         return out
-    n_eff = np.array([models[i].nobs_effective for i in live], dtype=float)
+    # the objective: minus the mean log-likelihood (as ARIMA.objective)
+    weights = np.array([-1.0 / models[i].nobs_effective for i in live])
     stacked = {}  # the stacked data of the problems still running (a shrinking set)
 
     def evaluate(U, rows):
         key = rows.tobytes()
         if key not in stacked:
             stacked.clear()
-            stacked[key] = ch.stack([items[j] for j in rows])
-        values, grads, _ = ch.batch(stacked[key], U)
-        f = -values / n_eff[rows]
-        g = -grads / n_eff[rows, None]
-        bad = ~np.isfinite(f)
-        f[bad], g[bad] = np.inf, 0.0
+            stacked[key] = (ch.stack([items[j] for j in rows]), weights[rows])
+        data, w = stacked[key]
+        values, grads, _ = ch.batch(data, U)
+        f, g = values * w, grads * w[:, None]
+        if not np.isfinite(f).all():  # no likelihood there: the line search steps back
+            bad = ~np.isfinite(f)
+            f[bad], g[bad] = np.inf, 0.0
         return f, g
 
     try:

@@ -78,22 +78,26 @@ def minimize_many(evaluate, X0, maxiter=1000, ftol=2.2204460492503131e-09, gtol=
     lsave, isave = np.zeros((N, 4), np.int32), np.zeros((N, 44), np.int32)
     dsave = np.zeros((N, 29))
     nit = np.zeros(N, np.int64)
+    # each problem's arrays (row views), built once: setulb updates them in place
+    state = [(X[i], G[i], wa[i], iwa[i], task[i], lsave[i], isave[i], dsave[i], ln_task[i])
+             for i in range(N)]
+    setulb = _lbfgsb.setulb
     pending = np.arange(N)
     while pending.size:
         asks = []
         for i in pending:
+            x, g, w, iw, t, ls, isv, ds, lt = state[i]
             while True:  # advance problem i until it asks for an evaluation or ends
-                _lbfgsb.setulb(m, X[i], lower, upper, nbd, F[i], G[i], factr, gtol, wa[i],
-                               iwa[i], task[i], lsave[i], isave[i], dsave[i], maxls,
-                               ln_task[i])
-                if task[i, 0] == FG:
+                setulb(m, x, lower, upper, nbd, F[i], g, factr, gtol, w, iw, t, ls, isv, ds,
+                       maxls, lt)
+                if t[0] == FG:
                     asks.append(i)
                     break
-                if task[i, 0] != NEW_X:
+                if t[0] != NEW_X:
                     break  # converged, stopped or failed
                 nit[i] += 1
                 if nit[i] >= maxiter:  # as SciPy: one more call sees the STOP and ends
-                    task[i] = STOP, STOP_MAXITER
+                    t[0], t[1] = STOP, STOP_MAXITER
         pending = np.array(asks, dtype=np.int64)
         if pending.size:
             values, grads = evaluate(X[pending], pending)
