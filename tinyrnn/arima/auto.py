@@ -423,20 +423,22 @@ def fit_candidates(models):
         return out
     # the objective: minus the mean log-likelihood (as ARIMA.objective)
     weights = np.array([-1.0 / models[i].nobs_effective for i in live])
-    stacked = {}  # the stacked data of the problems still running (a shrinking set)
+    if len(live) == 1:  # one model: its kernel directly, without stacking
+        (w_rev, X_rev, z, X_head, dims, kappa, H_inv, G), = items
 
-    def evaluate(U, rows):
-        key = rows.tobytes()
-        if key not in stacked:
-            stacked.clear()
-            stacked[key] = (ch.stack([items[j] for j in rows]), weights[rows])
-        data, w = stacked[key]
-        values, grads, _ = ch.batch(data, U)
-        f, g = values * w, grads * w[:, None]
-        if not np.isfinite(f).all():  # no likelihood there: the line search steps back
-            bad = ~np.isfinite(f)
-            f[bad], g[bad] = np.inf, 0.0
-        return f, g
+        def evaluate(U, rows):
+            value, grad = ch.loglike_and_gradient(w_rev, X_rev, z, X_head, U[0], dims,
+                                                  kappa, H_inv, G)
+            return _finite(np.array([value * weights[0]]), grad[None, :] * weights[0])
+    else:
+        stacked = []  # the stacked data of the problems still running (a shrinking set)
+
+        def evaluate(U, rows):
+            if not stacked or stacked[0] != len(rows):
+                stacked[:] = len(rows), ch.stack([items[j] for j in rows]), weights[rows]
+            _, data, w = stacked
+            values, grads, _ = ch.batch(data, U)
+            return _finite(values * w, grads * w[:, None])
 
     try:
         with blas_threads(1):
@@ -452,6 +454,14 @@ def fit_candidates(models):
         except FIT_ERRORS:
             pass
     return out
+
+
+def _finite(f, g):
+    """Where there is no likelihood (f not finite), +inf: the line search steps back."""
+    if not np.isfinite(f).all():
+        bad = ~np.isfinite(f)
+        f[bad], g[bad] = np.inf, 0.0
+    return f, g
 
 
 # MLE_OPTIONS less maxiter: a candidate's fit differs from ARIMA.fit's first start only in

@@ -61,8 +61,9 @@ def minimize_many(evaluate, X0, maxiter=1000, ftol=2.2204460492503131e-09, gtol=
     """Minimise N problems from the rows of ``X0`` (N, k), each by its own L-BFGS-B.
 
     ``evaluate(X, rows)``: the values (len(rows),) and gradients (len(rows), k) of the
-    problems ``rows`` (an int array) at the points ``X`` (len(rows), k); a problem whose
-    value is not finite must return +inf (the line search then steps back). Options as
+    problems ``rows`` (an int array) at the points ``X`` (len(rows), k), which it must
+    not modify; a problem whose value is not finite must return +inf (the line search
+    then steps back). ``rows`` only ever shrinks from one call to the next. Options as
     ``scipy.optimize.minimize(..., method="L-BFGS-B")``'s."""
     X0 = np.array(X0, dtype=np.float64, ndmin=2)
     if not driver_ok():
@@ -82,8 +83,9 @@ def minimize_many(evaluate, X0, maxiter=1000, ftol=2.2204460492503131e-09, gtol=
     state = [(X[i], G[i], wa[i], iwa[i], task[i], lsave[i], isave[i], dsave[i], ln_task[i])
              for i in range(N)]
     setulb = _lbfgsb.setulb
-    pending = np.arange(N)
-    while pending.size:
+    everyone = np.arange(N)
+    pending = list(range(N))
+    while pending:
         asks = []
         for i in pending:
             x, g, w, iw, t, ls, isv, ds, lt = state[i]
@@ -98,10 +100,12 @@ def minimize_many(evaluate, X0, maxiter=1000, ftol=2.2204460492503131e-09, gtol=
                 nit[i] += 1
                 if nit[i] >= maxiter:  # as SciPy: one more call sees the STOP and ends
                     t[0], t[1] = STOP, STOP_MAXITER
-        pending = np.array(asks, dtype=np.int64)
-        if pending.size:
-            values, grads = evaluate(X[pending], pending)
-            F[pending], G[pending] = values, grads
+        pending = asks  # a subset of the last round's: a problem that ended stays ended
+        if len(asks) == N:
+            F[:], G[:] = evaluate(X, everyone)
+        elif asks:
+            rows = np.array(asks)
+            F[rows], G[rows] = evaluate(X[rows], rows)
     return Minimized(X, F, G, nit, task[:, 0] == CONVERGENCE)
 
 
