@@ -227,8 +227,8 @@ def report(res, info):
                      f"{a['aic'] - b['aic']:+.3f} |")
     many_same = sum(tr["set40_many"][n]["order"] == tr["set40"][n]["order"] for n in names)
     lines += ["", f"auto_arima_many chose the same orders as auto_arima on {many_same}/40 "
-              "(the searches advance together; large groups of pure-AR candidates are fitted in "
-              "joint runs).", ""]
+              "(the searches advance together: each step's candidates of one specification "
+              "are stepped together, each by its own L-BFGS-B run).", ""]
     if sf:
         lines += ["## 200 series (n = 100), one call", "",
                   "| tinyrnn auto_arima_many s | statsforecast AutoARIMA s | speed-up |",
