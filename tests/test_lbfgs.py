@@ -93,3 +93,10 @@ def test_fallback_gives_the_same(monkeypatch):
     fallback = minimize_many(evaluate, X0, maxiter=20)
     np.testing.assert_array_equal(driven.x, fallback.x)
     np.testing.assert_array_equal(driven.nit, fallback.nit)
+
+
+def test_the_driver_is_in_use():
+    # otherwise the tests above compare scipy with itself (the fallback), and the
+    # candidate fits lose their shared evaluation
+    assert lbfgs.driver_ok(), ("SciPy's private setulb interface has changed: "
+                               "minimize_many falls back to scipy.optimize.minimize")

@@ -66,8 +66,12 @@ def minimize_many(evaluate, X0, maxiter=1000, ftol=2.2204460492503131e-09, gtol=
     then steps back). ``rows`` only ever shrinks from one call to the next. Options as
     ``scipy.optimize.minimize(..., method="L-BFGS-B")``'s."""
     X0 = np.array(X0, dtype=np.float64, ndmin=2)
-    if not driver_ok():
-        return _one_by_one(evaluate, X0, maxiter, ftol, gtol, maxcor, maxls)
+    solve = _driven if driver_ok() else _one_by_one
+    return solve(evaluate, X0, maxiter, ftol, gtol, maxcor, maxls)
+
+
+def _driven(evaluate, X0, maxiter, ftol, gtol, maxcor, maxls):
+    """The problems stepped together through SciPy's ``setulb``, each with its state."""
     N, k = X0.shape
     m, factr = int(maxcor), ftol / np.finfo(float).eps
     X = X0.copy()  # setulb moves each row in place
@@ -131,11 +135,11 @@ _DRIVER_OK = None
 
 
 def driver_ok():
-    """Whether SciPy's ``setulb`` is there with the interface ``minimize_many`` drives:
-    checked once, on a quadratic, against ``scipy.optimize.minimize``."""
+    """Whether SciPy's ``setulb`` is there with the interface ``_driven`` drives: checked
+    once, on a quadratic, against ``scipy.optimize.minimize``."""
     global _DRIVER_OK
     if _DRIVER_OK is None:
-        _DRIVER_OK = False
+        ok = False
         if _lbfgsb is not None:
             A = np.array([[3.0, 1.0], [1.0, 2.0]])
             b = np.array([1.0, -1.0])
@@ -143,13 +147,15 @@ def driver_ok():
             def quad(x):
                 return 0.5 * x @ A @ x - b @ x, A @ x - b
 
+            def evaluate(X, rows):
+                return np.array([quad(x)[0] for x in X]), np.array([quad(x)[1] for x in X])
+
             try:
-                _DRIVER_OK = True  # so that the trial below takes the driver's path
-                ours = minimize_many(lambda X, rows: (np.array([quad(x)[0] for x in X]),
-                                                      np.array([quad(x)[1] for x in X])),
-                                     np.array([[2.0, 3.0]])).x[0]
-                ref = optimize.minimize(quad, [2.0, 3.0], jac=True, method="L-BFGS-B").x
-                _DRIVER_OK = bool(np.array_equal(ours, ref))
+                ours = _driven(evaluate, np.array([[2.0, 3.0]]), 100, 1e-10, 1e-8, 10, 20)
+                ref = optimize.minimize(quad, [2.0, 3.0], jac=True, method="L-BFGS-B",
+                                        options=dict(maxiter=100, ftol=1e-10, gtol=1e-8))
+                ok = bool(np.array_equal(ours.x[0], ref.x) and ours.nit[0] == ref.nit)
             except Exception:  # noqa: BLE001 - any change of the private interface
-                _DRIVER_OK = False
+                ok = False
+        _DRIVER_OK = ok
     return _DRIVER_OK
