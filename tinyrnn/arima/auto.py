@@ -542,9 +542,9 @@ def auto_arima_many(Y, seasonal=False, m=1, d=None, D=None, max_p=5, max_q=5, ma
 
     The searches advance together: each step's candidate fits of all series are grouped by
     specification and stepped together (``fit_candidates``), each candidate by its own
-    L-BFGS-B run, so each series gets what ``auto_arima`` gives it. ``scheduler="dask"`` (or a
-    ``distributed.Client``) splits the series into chunks of ``chunksize`` selected as Dask
-    tasks, as ``fit_many`` does.
+    L-BFGS-B run, so each series gets what ``auto_arima`` gives it. ``scheduler="dask"``
+    (or a ``distributed.Client``) splits the series into chunks of ``chunksize`` selected
+    as Dask tasks, as ``fit_many`` does.
     """
     opts = _options(seasonal, m, d, D, max_p, max_q, max_P, max_Q, max_d, max_D, start_p,
                     start_q, start_P, start_Q, max_order, information_criterion, stepwise,

@@ -25,7 +25,9 @@ it; without bounds it is L-BFGS):
   conditions f(x + t d) <= f(x) + 1e-3 t g'd and |g(x + t d)'d| <= 0.9 |g'd|
   (at most ``maxls`` evaluations);
 * it stops when max_i |g_i| <= gtol, when (f_j - f_{j+1}) / max(|f_j|, |f_{j+1}|, 1) <=
-  ftol, or after ``maxiter`` iterations (not converged), or when the line search fails.
+  ftol, after ``maxiter`` iterations (not converged), or when the line search fails
+  twice in a row (after the first failure it drops the curvature pairs and retries along
+  -g).
 
 The per-problem state is advanced by SciPy's own L-BFGS-B routine through its
 reverse-communication interface (``setulb``: it returns whenever it needs f and g),
