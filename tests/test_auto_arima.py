@@ -242,3 +242,25 @@ def test_root_test_near_the_boundary():
         phi = -np.real(np.poly([r * np.exp(0.7j), r * np.exp(-0.7j)]))[1:]
         assert roots_within(np.r_[phi, 0.2, 1.0], dims, 0.99) == (r < 0.99)
         assert roots_within(np.r_[0.1, 0.0, -r, 1.0], dims, 0.99) == (r < 0.99)  # MA root r
+
+
+def test_candidate_fits_are_the_single_fits_whatever_the_group():
+    """fit_candidates steps a group's fits together, each by its own L-BFGS-B run: each
+    model's result is scipy's single fit from statsmodels' start (at most 50 iterations:
+    ``mle_from``), whether it is fitted alone or beside an ill-conditioned neighbour (an
+    MA root on the unit circle, an over-differenced random walk)."""
+    from tinyrnn.arima import ARIMA
+    from tinyrnn.arima.auto import CANDIDATE_MAXITER, fit_candidates
+    r = np.random.default_rng(8)
+    e = r.standard_normal(151)
+    good = [_arma(r, 120, ar=(0.5,), ma=(0.3,), mean=2.0), e[1:] - 0.2 * e[:-1] + 1.0]
+    bad = np.diff(np.cumsum(r.standard_normal(121))) + 0.0  # white noise ...
+    bad = np.diff(np.r_[0.0, bad]) + 3.0                   # ... over-differenced: MA root -1
+    models = [ARIMA(y, order=(1, 0, 1), trend="c") for y in good + [bad]]
+    together = fit_candidates(models)
+    alone = [fit_candidates([m])[0] for m in models]
+    single = [m.mle_from(m.statsmodels_start(), maxiter=CANDIDATE_MAXITER) for m in models]
+    for a, b, c in zip(together, alone, single):
+        np.testing.assert_array_equal(a.params, b.params)
+        np.testing.assert_allclose(a.params, c.params, rtol=1e-12, atol=1e-12)
+        assert a.converged == b.converged == c.converged and a.llf == pytest.approx(c.llf)
