@@ -447,10 +447,12 @@ def fit_candidates(models):
     except FIT_ERRORS:  # one series broke the batched evaluation: fit them one by one
         return [_fit_alone(m) for m in models]
     for j, i in enumerate(live):
-        try:
-            params = models[i].from_unconstrained(res.x[j], scalings[j])
-            out[i] = FitResult(params, models[i].loglike(params), bool(res.success[j]),
-                               "statsmodels")
+        m = models[i]
+        try:  # admissible by construction: ARIMA.loglike's checks would only cost time
+            params = m.from_unconstrained(res.x[j], scalings[j])
+            llf = ss.loglike(m.endog, m.regressors, params, m.spec.dims, ss.KAPPA,
+                             ss.TOLERANCE)
+            out[i] = FitResult(params, float(llf), bool(res.success[j]), "statsmodels")
         except FIT_ERRORS:
             pass
     return out
