@@ -421,24 +421,26 @@ def fit_candidates(models):
         scalings.append(sc)
     if not live:
         return out
-    # the objective: minus the mean log-likelihood (as ARIMA.objective)
-    weights = np.array([-1.0 / models[i].nobs_effective for i in live])
+    # the objective: minus the mean log-likelihood, computed as ARIMA.objective computes it
+    # (a division, not a product with 1 / n: the same bits, so the same iterates)
+    n_eff = np.array([float(models[i].nobs_effective) for i in live])
     if len(live) == 1:  # one model: its kernel directly, without stacking
         (w_rev, X_rev, z, X_head, dims, kappa, H_inv, G), = items
+        n = n_eff[0]
 
         def evaluate(U, rows):
             value, grad = ch.loglike_and_gradient(w_rev, X_rev, z, X_head, U[0], dims,
                                                   kappa, H_inv, G)
-            return _finite(np.array([value * weights[0]]), grad[None, :] * weights[0])
+            return _finite(np.array([-value / n]), -grad[None, :] / n)
     else:
         stacked = []  # the stacked data of the problems still running (a shrinking set)
 
         def evaluate(U, rows):
             if not stacked or stacked[0] != len(rows):
-                stacked[:] = len(rows), ch.stack([items[j] for j in rows]), weights[rows]
-            _, data, w = stacked
+                stacked[:] = len(rows), ch.stack([items[j] for j in rows]), n_eff[rows]
+            _, data, n = stacked
             values, grads, _ = ch.batch(data, U)
-            return _finite(values * w, grads * w[:, None])
+            return _finite(-values / n, -grads / n[:, None])
 
     try:
         with blas_threads(1):
