@@ -40,16 +40,20 @@ n_eff = n - d - D m: aic = -2 log L + 2k; bic = -2 log L + k log(n_eff);
 hqic = -2 log L + 2k log(log(n_eff)); aicc = aic + 2k (n / (n - k - 1) - 1) (pmdarima's
 AICc, with n the whole series).
 
-Batching. The five first models of a search are known in advance and fitted together;
+Batching. The five first models of a search are known in advance and requested together;
 after that each step of pmdarima's path is the next neighbour in its order, fitted only
 when reached (a neighbour after the first improvement is never fitted, as in pmdarima: the
 candidates of one search all differ in specification, so fitting them ahead would only add
 work). ``auto_arima_many`` advances the searches of all series in lock-step: each step
-gathers every series' pending candidates and groups them by specification; a group of
-``JOINT_MIN_MODELS`` or more pure autoregressions is fitted with ``fit_models`` (one joint
-L-BFGS-B run over the group, as ``fit_many``), every other candidate alone (step 4)
-(candidates with MA terms converge far more slowly in a joint run than alone: see
-``JOINT_MIN_MODELS``). The answer is the best model fitted, the best of pmdarima's path.
+gathers every series' pending candidates and groups them by specification. A group is
+fitted by ``fit_candidates``: each candidate by its own L-BFGS-B run (step 4), the runs
+stepped together with one batched likelihood-and-score evaluation per round
+(``lbfgs.minimize_many``). Each run keeps its own curvature history and stopping test, so
+a candidate gets exactly the fit it gets alone, and ``auto_arima_many`` selects what
+``auto_arima`` selects series by series (a joint L-BFGS run over the whole group instead,
+as ``fit_many`` does, would share one curvature history across ill-conditioned MA
+problems and converge far more slowly). The answer is the best model fitted, the best of
+pmdarima's path.
 """
 from __future__ import annotations
 
@@ -57,12 +61,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import chandrasekhar as ch
 from . import statespace as ss
 from ..threads import blas_threads
-from .batch import as_series_list, chunk_size, fit_models
-from .model import ARIMA, FitResult, difference
+from .batch import as_series_list, chunk_size
+from .lbfgs import minimize_many
+from .model import ARIMA, MLE_OPTIONS, FitResult, difference
 from .results import ARIMAResults, information_criteria
 from .spec import TRENDS, check_endog
+from .transforms import is_invertible, is_stationary
 from .unit_root import is_constant, ndiffs, nsdiffs
 
 CRITERIA = ("aic", "aicc", "bic", "hqic")
@@ -173,14 +180,19 @@ def _options(seasonal, m, d, D, max_p, max_q, max_P, max_Q, max_d, max_D, start_
 
 
 # ------------------------------------------------------------------------------ one search
-def _max_inverse_root(params, dims):
-    """The largest modulus among the inverse roots of the reduced AR and MA polynomials."""
+def roots_within(params, dims, radius):
+    """Whether every inverse root of the reduced AR and of the reduced MA polynomial has
+    modulus below ``radius`` (pmdarima's root test, without finding the roots).
+
+    The inverse roots of ``1 - phi_1 z - ... - phi_p z^p`` lie within ``radius`` exactly
+    when those of ``1 - sum_j phi_j radius^-j z^j`` lie within 1 (substitute z = w /
+    radius), that is when that polynomial is stationary: all its partial
+    autocorrelations, from the step-down (Durbin-Levinson) recursion, below 1 in modulus
+    (``transforms.is_stationary``). The same for ``1 + theta(z)``."""
     phi, theta, _, _ = ss.reduced_arma(params, dims)
-    out = 0.0
-    for poly in (np.r_[1.0, -phi], np.r_[1.0, theta]):
-        if poly.size > 1:
-            out = max(out, float(np.abs(np.roots(poly)).max(initial=0.0)))
-    return out
+    scale = radius ** -np.arange(1.0, max(phi.size, theta.size) + 1)
+    return is_stationary(phi * scale[:phi.size]) and \
+        is_invertible(theta * scale[:theta.size])
 
 
 class Search:
@@ -256,7 +268,7 @@ class Search:
               "aicc": aicc}[self.opts.information_criterion]
         sp = model.spec
         if not np.isfinite(llf) or (sp.k_arma and
-                                    _max_inverse_root(params, sp.dims) > 1 - ROOT_MARGIN):
+                                    not roots_within(params, sp.dims, 1 - ROOT_MARGIN)):
             ic = np.inf
         return Fitted(c, float(ic), model, params, float(llf), bool(converged))
 
@@ -367,10 +379,9 @@ class Search:
 
 # ------------------------------------------------------------------------------ driver
 def _fit_requests(requests):
-    """Fit every requested (search, candidate), grouped by specification: one
-    ``fit_models`` call (a joint run) for a large group of pure autoregressions,
-    the others alone as pmdarima fits them (``_fit_alone``); store each fit in its
-    search."""
+    """Fit every requested (search, candidate), grouped by specification: each group's
+    candidates are fitted as pmdarima fits them, each by its own L-BFGS-B run, stepped
+    together (``fit_candidates``); store each fit in its search."""
     groups: dict = {}
     for search, c in requests:
         model = search.model(c)
@@ -379,31 +390,87 @@ def _fit_requests(requests):
             continue
         groups.setdefault(c, []).append((search, model))
     for c, members in groups.items():
-        rows = None
-        spec = members[0][1].spec
-        if len(members) >= JOINT_MIN_MODELS and spec.q + spec.Q == 0:
-            try:
-                rows = fit_models([model for _, model in members])
-            except FIT_ERRORS:  # one model failed the joint run: fit them one by one
-                rows = None
-        if rows is None:  # alone: cheaper than a joint run for these
-            rows = [_fit_alone(model) for _, model in members]
+        rows = fit_candidates([model for _, model in members])
         for (search, model), r in zip(members, rows):
             search.fits[c] = search.score(c, model, r.params, r.llf, r.converged) \
                 if r is not None else Fitted(c, np.inf)
 
 
-# Which candidate groups go through one joint run (fit_models). Measured on 60 simulated
-# series (n = 100): for models with MA terms the joint run needs far more iterations than
-# the single fits together (near-cancelling AR and MA roots make the joint problem
-# ill-conditioned: 0.6-3 s per model against 10-50 ms alone), so those are fitted alone;
-# pure autoregressions in groups of this many or more converge jointly like a single fit.
-JOINT_MIN_MODELS = 8
-
-
 # A candidate whose fit fails scores +inf, as in pmdarima (which catches LinAlgError and
 # ValueError); a zero prediction variance in the filter surfaces as ZeroDivisionError.
 FIT_ERRORS = (ValueError, np.linalg.LinAlgError, ZeroDivisionError, FloatingPointError)
+
+
+def fit_candidates(models):
+    """Fit models of one specification as pmdarima fits a candidate -- from statsmodels'
+    start values, at most ``CANDIDATE_MAXITER`` L-BFGS-B iterations -- each by its own
+    L-BFGS-B run (``lbfgs.minimize_many``: its own curvature history, line search and
+    stopping test, so each model's fit is the one it would get alone), all stepped
+    together with one batched likelihood-and-score evaluation per round
+    (``chandrasekhar.batch``). A ``FitResult`` per model, None where the fit failed."""
+    out = [None] * len(models)
+    live, starts, scalings, items = [], [], [], []
+    for i, model in enumerate(models):
+        try:
+            sc = model.scaling()
+            starts.append(model.to_unconstrained(model.statsmodels_start(), sc))
+            items.append(model.objective_data(sc))
+        except FIT_ERRORS:
+            continue
+        live.append(i)
+        scalings.append(sc)
+    if not live:
+        return out
+    # the objective: minus the mean log-likelihood, computed as ARIMA.objective computes it
+    # (a division, not a product with 1 / n: the same bits, so the same iterates)
+    n_eff = np.array([float(models[i].nobs_effective) for i in live])
+    if len(live) == 1:  # one model: its kernel directly, without stacking
+        (w_rev, X_rev, z, X_head, dims, kappa, H_inv, G), = items
+        n = n_eff[0]
+
+        def evaluate(U, rows):
+            value, grad = ch.loglike_and_gradient(w_rev, X_rev, z, X_head, U[0], dims,
+                                                  kappa, H_inv, G)
+            return _finite(np.array([-value / n]), -grad[None, :] / n)
+    else:
+        stacked = []  # the stacked data of the problems still running (a shrinking set)
+
+        def evaluate(U, rows):
+            if not stacked or stacked[0] != len(rows):
+                stacked[:] = len(rows), ch.stack([items[j] for j in rows]), n_eff[rows]
+            _, data, n = stacked
+            values, grads, _ = ch.batch(data, U)
+            return _finite(-values / n, -grads / n[:, None])
+
+    try:
+        with blas_threads(1):
+            res = minimize_many(evaluate, np.array(starts), maxiter=CANDIDATE_MAXITER,
+                                **CANDIDATE_OPTIONS)
+    except FIT_ERRORS:  # one series broke the batched evaluation: fit them one by one
+        return [_fit_alone(m) for m in models]
+    for j, i in enumerate(live):
+        m = models[i]
+        try:  # admissible by construction: ARIMA.loglike's checks would only cost time
+            params = m.from_unconstrained(res.x[j], scalings[j])
+            llf = ss.loglike(m.endog, m.regressors, params, m.spec.dims, ss.KAPPA,
+                             ss.TOLERANCE)
+            out[i] = FitResult(params, float(llf), bool(res.success[j]), "statsmodels")
+        except FIT_ERRORS:
+            pass
+    return out
+
+
+def _finite(f, g):
+    """Where there is no likelihood (f not finite), +inf: the line search steps back."""
+    if not np.isfinite(f).all():
+        bad = ~np.isfinite(f)
+        f[bad], g[bad] = np.inf, 0.0
+    return f, g
+
+
+# MLE_OPTIONS less maxiter: a candidate's fit differs from ARIMA.fit's first start only in
+# stopping after CANDIDATE_MAXITER iterations
+CANDIDATE_OPTIONS = {k: v for k, v in MLE_OPTIONS.items() if k != "maxiter"}
 
 
 def _fit_alone(model):
@@ -478,9 +545,10 @@ def auto_arima_many(Y, seasonal=False, m=1, d=None, D=None, max_p=5, max_q=5, ma
     any lengths): a list of ``ARIMAResults``, one per series.
 
     The searches advance together: each step's candidate fits of all series are grouped by
-    specification and fitted jointly (``fit_models``). ``scheduler="dask"`` (or a
-    ``distributed.Client``) splits the series into chunks of ``chunksize`` selected as Dask
-    tasks, as ``fit_many`` does.
+    specification and stepped together (``fit_candidates``), each candidate by its own
+    L-BFGS-B run, so each series gets what ``auto_arima`` gives it. ``scheduler="dask"``
+    (or a ``distributed.Client``) splits the series into chunks of ``chunksize`` selected
+    as Dask tasks, as ``fit_many`` does.
     """
     opts = _options(seasonal, m, d, D, max_p, max_q, max_P, max_Q, max_d, max_D, start_p,
                     start_q, start_P, start_Q, max_order, information_criterion, stepwise,

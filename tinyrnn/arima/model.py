@@ -37,6 +37,7 @@ from ..threads import blas_threads
 from . import chandrasekhar as ch
 from . import statespace as ss
 from .css import css_residuals
+from .lbfgs import minimize_many
 from .pandas_io import PandasData
 from .results import ARIMAResults
 from .spec import TRENDS, Spec, check_endog, check_exog, check_order, check_seasonal_order, \
@@ -470,13 +471,19 @@ class ARIMA:
         scaling = scaling or self.scaling()
         objective = self.objective(scaling)
         options = MLE_OPTIONS if maxiter is None else dict(MLE_OPTIONS, maxiter=maxiter)
-        res = optimize.minimize(objective, self.to_unconstrained(start, scaling), jac=True,
-                                method="L-BFGS-B", options=options)
-        u = res.x
-        if maxiter is None and np.abs(res.jac).max() > MLE_OPTIONS["gtol"]:
+
+        def evaluate(U, rows):
+            value, grad = objective(U[0])
+            return np.array([value]), grad[None, :]
+
+        # SciPy's L-BFGS-B, driven without minimize()'s per-evaluation wrappers
+        res = minimize_many(evaluate, self.to_unconstrained(start, scaling)[None, :],
+                            **options)
+        u, jac, success = res.x[0], res.jac[0], res.success[0]
+        if maxiter is None and np.abs(jac).max() > MLE_OPTIONS["gtol"]:
             u = polish(objective, u)  # stopped on ftol in a flat valley: see POLISH_OPTIONS
         params = self.from_unconstrained(u, scaling)
-        return FitResult(params, self.loglike(params), bool(res.success), name)
+        return FitResult(params, self.loglike(params), bool(success), name)
 
     def fit_mle(self, starts) -> FitResult:
         """The exact MLE from each of ``starts`` ((name, params) pairs); the best.
