@@ -289,8 +289,9 @@ class Tensor:
         xp = get_array_module(x)
 
         def backward(g):
-            if g.ndim == 0:  # a full sum: fill (broadcast_to and copy cost 5x more here)
-                out = xp.empty(x.shape, dtype=g.dtype)
+            if g.ndim == 0 and xp is np:
+                # a full sum: a fill costs a fifth of broadcast_to and copy on small arrays
+                out = np.empty(x.shape, dtype=g.dtype)
                 out.fill(g)
                 return (out,)
             if not keepdims and axis is not None:

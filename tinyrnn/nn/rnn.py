@@ -56,13 +56,9 @@ class RNNBase(Module):
 
     def _weights(self):
         """``(W_ih, W_hh, b_ih, b_hh)`` per layer and direction, in PyTorch's order."""
-        params = self._parameters
-        return [tuple(params.get(name) for name in names) for names in self._weight_names()]
-
-    def _weight_names(self):
         suffixes = ("", "_reverse")[:2 if self.bidirectional else 1]
-        return [[f"{name}_l{layer}{suffix}"
-                 for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        return [tuple(getattr(self, f"{name}_l{layer}{suffix}", None)
+                      for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
                 for layer in range(self.num_layers) for suffix in suffixes]
 
     def _run(self, input, hx, lengths, truncate, **options):
