@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import numba_common as common
-from .numba_common import accumulate_rows
+from .numba_common import accumulate_dots, accumulate_rows
 from .numba_math import sigmoid, tanh
 
 
@@ -109,8 +109,10 @@ def _forward_rows(xw, w_t, b_hn, state0, lengths, lo, hi, ys, saved):
 
 
 @njit(cache=True, error_model="numpy")
-def _backward_rows(g_ys, ys, saved, state0, w, lengths, truncate, lo, hi, d_xw, d_hw,
+def _backward_rows(g_ys, ys, saved, state0, w, dots, lengths, truncate, lo, hi, d_xw, d_hw,
                    d_state0):
+    """The reverse time loop for rows lo..hi-1; ``w`` is W_hh, or W_hh^T when ``dots``
+    (``numba_common.backward_weights``)."""
     n = hi - lo
     H = ys.shape[3]
     dh = np.zeros((n, H), dtype=ys.dtype)
@@ -120,6 +122,8 @@ def _backward_rows(g_ys, ys, saved, state0, w, lengths, truncate, lo, hi, d_xw, 
         _gate_grads(dh, g_ys, ys, saved, state0, t, lengths, lo, n, d_xw, d_hw)
         if truncate > 0 and t > 0 and t % truncate == 0:
             dh[:, :] = 0  # truncated BPTT: nothing flows from h_t back to h_{t-1}
+        elif dots:
+            accumulate_dots(dh, d_hw[t, lo:hi], w, n)
         else:
             accumulate_rows(dh, d_hw[t, lo:hi], w, n)
     d_state0[0, lo:hi] = dh
@@ -134,12 +138,12 @@ def _forward_parallel(xw, w_t, b_hn, state0, lengths, n_blocks, ys, saved):
 
 
 @njit(cache=True, parallel=True)
-def _backward_parallel(g_ys, ys, saved, state0, w, lengths, truncate, n_blocks, d_xw, d_hw,
-                       d_state0):
+def _backward_parallel(g_ys, ys, saved, state0, w, dots, lengths, truncate, n_blocks, d_xw,
+                       d_hw, d_state0):
     B = ys.shape[2]
     for blk in prange(n_blocks):
-        _backward_rows(g_ys, ys, saved, state0, w, lengths, truncate, blk * B // n_blocks,
-                       (blk + 1) * B // n_blocks, d_xw, d_hw, d_state0)
+        _backward_rows(g_ys, ys, saved, state0, w, dots, lengths, truncate,
+                       blk * B // n_blocks, (blk + 1) * B // n_blocks, d_xw, d_hw, d_state0)
 
 
 # --------------------------------------------------------------------------- blas per step
@@ -196,10 +200,14 @@ def backward(g_ys, ys, saved, state0, w_hh, truncate=None, lengths=None, *, b_hn
     d_xw = np.empty((T, B, 3 * H), dtype=ys.dtype)
     d_hw = np.empty_like(d_xw)
     d_state0 = np.empty((1, B, H), dtype=ys.dtype)
-    args = (g_ys, ys, saved, state0, w_hh, lengths, 0 if truncate is None else truncate)
+    truncate = 0 if truncate is None else truncate
     if common.strategy(B, 3 * H, 3) == "blas":
-        _backward_blas(*args, d_xw, d_hw, d_state0)
-    elif common.row_blocks(B) > 1:
+        _backward_blas(g_ys, ys, saved, state0, w_hh, lengths, truncate, d_xw, d_hw,
+                       d_state0)
+        return d_xw, d_hw, d_state0
+    w, dots = common.backward_weights(w_hh, B, H)
+    args = (g_ys, ys, saved, state0, w, dots, lengths, truncate)
+    if common.row_blocks(B) > 1:
         _backward_parallel(*args, common.row_blocks(B), d_xw, d_hw, d_state0)
     else:
         _backward_rows(*args, 0, B, d_xw, d_hw, d_state0)

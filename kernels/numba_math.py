@@ -80,7 +80,8 @@ def _fma32(typingctx, a, b, c):
 
     def codegen(context, builder, signature, args):
         f = ir.FloatType()
-        fma = builder.module.declare_intrinsic("llvm.fma", [f], ir.FunctionType(f, [f, f, f]))
+        fma_type = ir.FunctionType(f, [f, f, f])
+        fma = builder.module.declare_intrinsic("llvm.fma", [f], fma_type)
         return builder.call(fma, args)
 
     return types.float32(types.float32, types.float32, types.float32), codegen

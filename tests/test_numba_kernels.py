@@ -20,7 +20,8 @@ cases = st.fixed_dictionaries({
     "nonlinearity": st.sampled_from(["tanh", "relu"]),
     "truncate": st.one_of(st.none(), st.integers(1, 10)),
     "use_lengths": st.booleans(), "strided": st.booleans(), "gru_bias": st.booleans(),
-    "strategy": st.sampled_from(["fused", "blas"]), "seed": st.integers(0, 2**31 - 1),
+    "strategy": st.sampled_from(["fused", "blas"]), "dots": st.booleans(),
+    "seed": st.integers(0, 2**31 - 1),
 })
 
 
@@ -61,6 +62,34 @@ def forced_strategy(name):
         common.strategy = original
 
 
+@contextlib.contextmanager
+def dots_allowed(allowed):
+    """Let the gated cells' fused backward use dot products (their default at these sizes),
+    or force the k-major product."""
+    original = common.DOTS_MAX_OUTPUTS
+    common.DOTS_MAX_OUTPUTS = original if allowed else 0
+    try:
+        yield
+    finally:
+        common.DOTS_MAX_OUTPUTS = original
+
+
+@pytest.mark.parametrize("n, K, J", [(1, 12, 4), (3, 27, 9), (2, 8, 13), (5, 64, 16)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dot_products_equal_the_k_major_product(n, K, J, dtype):
+    rng = np.random.default_rng(K * J + n)
+    left = rng.standard_normal((n + 2, K)).astype(dtype)  # rows past n stay untouched
+    right = rng.standard_normal((K, J)).astype(dtype)
+    start = rng.standard_normal((n + 2, J)).astype(dtype)
+    rows, dots = start.copy(), start.copy()
+    common.accumulate_rows(rows, left, right, n)
+    common.accumulate_dots(dots, left, np.ascontiguousarray(right.T), n)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(dots[:n], start[:n] + left[:n] @ right, rtol=tol, atol=tol)
+    np.testing.assert_allclose(dots, rows, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(dots[n:], start[n:])
+
+
 @given(c=cases)
 def test_numba_kernels_equal_numpy_reference(c):
     rng = np.random.default_rng(c["seed"])
@@ -70,7 +99,7 @@ def test_numba_kernels_equal_numpy_reference(c):
     lengths = random_lengths(rng, T, B) if c["use_lengths"] else None
     s = c["strided"]
     ours, ref = kernel(c["cell"], "numba"), kernel(c["cell"], "numpy")
-    with forced_strategy(c["strategy"]):
+    with forced_strategy(c["strategy"]), dots_allowed(c["dots"]):
         ys, saved = ours.forward(_maybe_strided(xw, s), _maybe_strided(w, s), state0, lengths,
                                  **options)
         grads = ours.backward(_maybe_strided(g_ys, s), ys, saved, _maybe_strided(state0, s), w,
