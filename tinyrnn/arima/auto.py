@@ -65,7 +65,7 @@ from . import chandrasekhar as ch
 from . import statespace as ss
 from ..threads import blas_threads
 from .batch import as_series_list, chunk_size
-from .lbfgs import minimize_many
+from .lbfgs import minimize_many, single
 from .model import ARIMA, MLE_OPTIONS, FitResult, difference
 from .results import ARIMAResults, information_criteria
 from .spec import TRENDS, check_endog
@@ -424,14 +424,8 @@ def fit_candidates(models):
     # the objective: minus the mean log-likelihood, computed as ARIMA.objective computes it
     # (a division, not a product with 1 / n: the same bits, so the same iterates)
     n_eff = np.array([float(models[i].nobs_effective) for i in live])
-    if len(live) == 1:  # one model: its kernel directly, without stacking
-        (w_rev, X_rev, z, X_head, dims, kappa, H_inv, G), = items
-        n = n_eff[0]
-
-        def evaluate(U, rows):
-            value, grad = ch.loglike_and_gradient(w_rev, X_rev, z, X_head, U[0], dims,
-                                                  kappa, H_inv, G)
-            return _finite(np.array([-value / n]), -grad[None, :] / n)
+    if len(live) == 1:  # one model: its own objective, without stacking
+        evaluate = single(models[live[0]].objective(scalings[0], items[0]))
     else:
         stacked = []  # the stacked data of the problems still running (a shrinking set)
 

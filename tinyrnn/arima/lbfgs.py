@@ -115,6 +115,15 @@ def _driven(evaluate, X0, maxiter, ftol, gtol, maxcor, maxls):
     return Minimized(X, F, G, nit, task[:, 0] == CONVERGENCE)
 
 
+def single(objective):
+    """``evaluate`` for one problem, from its ``objective(x) -> (value, gradient)``."""
+    def evaluate(X, rows):
+        value, grad = objective(X[0])
+        return np.array([value]), grad[None, :]
+
+    return evaluate
+
+
 def _one_by_one(evaluate, X0, maxiter, ftol, gtol, maxcor, maxls):
     """The fallback: ``scipy.optimize.minimize`` per problem."""
     N, k = X0.shape

@@ -37,7 +37,7 @@ from ..threads import blas_threads
 from . import chandrasekhar as ch
 from . import statespace as ss
 from .css import css_residuals
-from .lbfgs import minimize_many
+from .lbfgs import minimize_many, single
 from .pandas_io import PandasData
 from .results import ARIMAResults
 from .spec import TRENDS, Spec, check_endog, check_exog, check_order, check_seasonal_order, \
@@ -448,12 +448,15 @@ class ARIMA:
                 np.ascontiguousarray(y[:nd]), np.ascontiguousarray(X[:nd]), sp.dims,
                 scaling.kappa, H_inv, G)
 
-    def objective(self, scaling: Scaling):
+    def objective(self, scaling: Scaling, data=None):
         """The optimiser's objective at unconstrained u: (value, gradient) of the negative
         mean log-likelihood, statsmodels' own (``chandrasekhar``: the same number as
         ``statespace``'s filter to rounding, its score in O(k r) work per observation
-        where the filter's takes O(k m^2))."""
-        w_rev, X_rev, z, X_head, dims, kappa, H_inv, G = self.objective_data(scaling)
+        where the filter's takes O(k m^2)). ``data``: ``objective_data(scaling)``, when
+        the caller has it already."""
+        if data is None:
+            data = self.objective_data(scaling)
+        w_rev, X_rev, z, X_head, dims, kappa, H_inv, G = data
         n_eff = self.nobs_effective
 
         def objective(u):
@@ -472,13 +475,9 @@ class ARIMA:
         objective = self.objective(scaling)
         options = MLE_OPTIONS if maxiter is None else dict(MLE_OPTIONS, maxiter=maxiter)
 
-        def evaluate(U, rows):
-            value, grad = objective(U[0])
-            return np.array([value]), grad[None, :]
-
         # SciPy's L-BFGS-B, driven without minimize()'s per-evaluation wrappers
-        res = minimize_many(evaluate, self.to_unconstrained(start, scaling)[None, :],
-                            **options)
+        res = minimize_many(single(objective),
+                            self.to_unconstrained(start, scaling)[None, :], **options)
         u, jac, success = res.x[0], res.jac[0], res.success[0]
         if maxiter is None and np.abs(jac).max() > MLE_OPTIONS["gtol"]:
             u = polish(objective, u)  # stopped on ftol in a flat valley: see POLISH_OPTIONS
