@@ -117,6 +117,35 @@ def test_shared_subexpression_gets_both_paths():
     assert np.allclose(x.grad, (2 * t + 1) * (1 - t * t))
 
 
+def _split_and_square(a, b):
+    """A two-output op, (a * b, a^2), with its backward written per output."""
+    def backward(g_prod, g_square):
+        ga = np.zeros_like(a.data) if g_prod is None else g_prod * b.data
+        gb = None if g_prod is None else g_prod * a.data
+        if g_square is not None:
+            ga = ga + 2 * a.data * g_square
+        return ga, gb
+
+    return tr.Tensor._op_many([a.data * b.data, a.data ** 2], (a, b), backward)
+
+
+@given(shape=shapes, seed=seeds, use=st.sampled_from(["both", "first", "second", "twice"]))
+def test_op_with_several_outputs(shape, seed, use):
+    rng = np.random.default_rng(seed)
+    a, b = t64(rng, shape), t64(rng, shape)
+
+    def fn(x, y):
+        prod, square = _split_and_square(x, y)
+        return {"both": prod * 2.0 + square, "first": prod, "second": square,
+                "twice": prod + square + prod * square}[use]
+
+    assert tr.gradcheck(fn, [a, b])
+    # Only what was used gets a gradient; the other output's slot stays empty.
+    a.grad = b.grad = None
+    fn(a, b).sum().backward()
+    assert (b.grad is None) == (use == "second")
+
+
 def test_gradcheck_catches_a_wrong_backward():
     x = tr.tensor(np.array([0.5, 1.5]), requires_grad=True)
 

@@ -81,6 +81,15 @@ _created = itertools.count(1)           # numbers the outputs of ops as they are
 _creation_order = operator.attrgetter("_seq")
 
 
+class _Slots(list):
+    """The gradients of a several-output op's outputs, one slot each (``Tensor._op_many``);
+    the sweep sums two of them slot by slot."""
+
+    def __add__(self, other):
+        return _Slots(b if a is None else a if b is None else a + b
+                      for a, b in zip(self, other))
+
+
 class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
@@ -119,6 +128,26 @@ class Tensor:
             out._parents, out._backward = (), None
         return out
 
+    @classmethod
+    def _op_many(cls, datas, parents, backward):
+        """An op with several outputs: ``backward(g_0, g_1, ...)`` gets one gradient per
+        output (None for an output nothing depended on) and returns one per parent.
+
+        The outputs hang off one hidden node; each passes its gradient to its own slot of
+        that node's, so no output's gradient is ever padded to the size of another.
+        """
+        n = len(datas)
+        hub = cls._op(None, parents, lambda slots: backward(*slots))
+
+        def part(i):
+            def to_slot(g):
+                slots = _Slots([None] * n)
+                slots[i] = g
+                return (slots,)
+            return to_slot
+
+        return [cls._op(d, (hub,), part(i)) for i, d in enumerate(datas)]
+
     def backward(self, grad=None):
         """Reverse-mode sweep from this tensor; ``grad`` defaults to 1 for a scalar."""
         if not self.requires_grad:
@@ -128,7 +157,9 @@ class Tensor:
             if self.data.size != 1:
                 raise ValueError("grad must be given for a non-scalar tensor "
                                  f"(shape {self.shape})")
-            grad = xp.ones_like(self.data)
+            # (a 0-d array directly: ones_like costs five times as much)
+            grad = xp.array(1, dtype=self.data.dtype) if self.data.ndim == 0 else \
+                xp.ones_like(self.data)
         else:
             grad = xp.asarray(grad.data if isinstance(grad, Tensor) else grad,
                               dtype=self.data.dtype)
@@ -147,19 +178,20 @@ class Tensor:
                     stack.append(p)
 
         grads = {id(self): grad}
+        pop, get = grads.pop, grads.get
         for node in sorted(nodes.values(), key=_creation_order, reverse=True):
-            g = grads.pop(id(node), None)
+            g = pop(id(node), None)
             if g is None:
                 continue
-            if node._backward is None:  # a leaf
+            backward = node._backward
+            if backward is None:  # a leaf
                 node.grad = g.copy() if node.grad is None else node.grad + g
                 continue
-            for parent, pg in zip(node._parents, node._backward(g)):
-                if pg is None or not parent.requires_grad:
-                    continue
-                key = id(parent)
-                prev = grads.get(key)
-                grads[key] = pg if prev is None else prev + pg
+            for parent, pg in zip(node._parents, backward(g)):
+                if pg is not None and parent.requires_grad:
+                    key = id(parent)
+                    prev = get(key)
+                    grads[key] = pg if prev is None else prev + pg
 
     def detach(self) -> "Tensor":
         return Tensor(self.data)

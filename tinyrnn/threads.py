@@ -54,6 +54,12 @@ class blas_threads:
         return False
 
 
+# OpenBLAS runs a GEMM of up to this many multiply-adds on one thread whatever its thread
+# count (4 x 65536 in its interface/gemm.c; measured here: 32x256x32 takes 9.0 us with one
+# thread or two, 32x1000x32 31 us with one and 26 with two): around products no larger,
+# holding its count at one would only cost the switches (microseconds each).
+BLAS_ONE_THREAD_MAX_MACS = 4 * 65536
+
 # Below this many multiply-adds per part, handing half a product to another thread costs
 # more than it saves (a hand-off is tens of microseconds).
 SPLIT_MIN_MACS_PER_PART = 1 << 22
@@ -80,9 +86,11 @@ def matmul_side_by_side(a, b):
     """
     M, K = a.shape
     N = b.shape[1]
-    parts, pool = _helpers(os.getpid())
-    parts = min(parts, M, max(1, (M * K * N) // SPLIT_MIN_MACS_PER_PART))
-    if parts == 1:
+    parts = (M * K * N) // SPLIT_MIN_MACS_PER_PART
+    if parts > 1:
+        cores, pool = _helpers(os.getpid())
+        parts = min(parts, cores, M)
+    if parts <= 1:
         # dot for K = 1: there NumPy's matmul takes a slow non-BLAS loop over a transposed
         # view (measured: 6x slower); matmul otherwise: dot copies a transposed operand.
         return np.dot(a, b) if K == 1 else a @ b

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..backend import get_array_module, is_cuda_array, resolve_kernel
 from ..tensor import Tensor, concat, stack
-from ..threads import blas_threads, matmul_side_by_side
+from ..threads import BLAS_ONE_THREAD_MAX_MACS, blas_threads, matmul_side_by_side
 from .dropout import dropout
 
 from tinyrnn.kernels.cells import Cell, cell as get_cell
@@ -42,52 +42,105 @@ def _gather_time(a, index, axis=0):
     return get_array_module(a).take_along_axis(a, index.reshape(shape), axis=axis)
 
 
-def recurrent_direction(cell: Cell, x, state0, w_ih, w_hh, b_ih, b_hh, *, options,
-                        lengths=None, truncate=None, reverse=False) -> Tensor:
-    """One direction of one layer: ``x`` (T, B, I), ``state0`` (S, B, H) -> ``ys`` (S, T, B, H).
+# The input projection's bias rides in its GEMM, as a column of ones in X and a row in
+# W_ih^T, for up to this many input features and from this many outputs (rows times G*H):
+# adding a bias row by row after the GEMM costs more than the GEMM when rows are short and
+# many (measured, I = 1: T*B = 1000, G*H = 32: 18.8 us with the add, 12.4 with the bias in
+# the GEMM; the two are even near 4096 to 8192 outputs). For many features, or few rows,
+# building the two larger operands costs more.
+BIAS_IN_GEMM_MAX_INPUTS = 64
+BIAS_IN_GEMM_MIN_OUTPUTS = 8192
 
-    ``ys[0]`` are the outputs h_t, ``ys[1]`` the LSTM's c_t. Arguments are already validated
-    (``lengths`` an int64 array); in the reverse direction each sequence runs from its last
-    real step back to step 0.
+
+def _input_projection(gemm, x2, w_ih, bias, xp):
+    """``X W_ih^T + bias`` (``bias`` None: none) for the rows of X (T*B, I)."""
+    if bias is None:
+        return gemm(x2, w_ih.T)
+    n, I = x2.shape
+    if I > BIAS_IN_GEMM_MAX_INPUTS or n * w_ih.shape[0] < BIAS_IN_GEMM_MIN_OUTPUTS:
+        out = gemm(x2, w_ih.T)
+        out += bias
+        return out
+    x_ones = xp.empty((n, I + 1), dtype=x2.dtype)
+    x_ones[:, :I] = x2
+    x_ones[:, I] = 1
+    w_bias = xp.empty((I + 1, w_ih.shape[0]), dtype=w_ih.dtype)
+    w_bias[:I] = w_ih.T
+    w_bias[I] = bias
+    return gemm(x_ones, w_bias)
+
+
+def recurrent_direction(cell: Cell, x, state0, w_ih, w_hh, b_ih, b_hh, *, options,
+                        lengths=None, truncate=None, reverse=False) -> list:
+    """One direction of one layer: ``x`` (T, B, I) and ``state0`` (S, B, H) (None: zeros) ->
+    ``[h (T, B, H), final_0 (1, B, H), ..., final_{S-1}]``, one op with S + 1 outputs.
+
+    ``h`` holds the outputs h_t; the finals are the states at each sequence's last real step
+    (h_n; the LSTM's c_n too). Arguments are already validated (``lengths`` an int64 array);
+    in the reverse direction each sequence runs from its last real step back to step 0, so
+    its final states are those at step 0 of the output.
     """
-    xp = get_array_module(x.data)
-    kernel = resolve_kernel(cell.name, is_cuda_array(x.data))
-    T, B, I = x.shape
+    data = x.data
+    xp = get_array_module(data)
+    kernel = resolve_kernel(cell.name, xp is not np)
+    T, B, I = data.shape
     H = w_hh.shape[1]
+    S = cell.states
     GH = cell.gates * H
     order = _reverse_index(xp, T, B, lengths) if reverse else None
-    xs = xp.ascontiguousarray(_gather_time(x.data, order) if reverse else x.data)
+    xs = xp.ascontiguousarray(_gather_time(data, order) if reverse else data)
     x2 = xs.reshape(T * B, I)
     w_hh_data = xp.ascontiguousarray(w_hh.data)
-    h0 = xp.ascontiguousarray(state0.data)
-    loop_options = dict(options)
+    h0 = xp.zeros((S, B, H), data.dtype) if state0 is None else \
+        xp.ascontiguousarray(state0.data)
+    loop_options = options
+    bias = None
     if b_ih is not None:
-        folded = b_ih.data + b_hh.data
+        bias = b_ih.data + b_hh.data
         if cell.name == "gru":
             # b_hn sits inside r * (W_hn h + b_hn): it stays in the time loop.
-            folded[2 * H:] = b_ih.data[2 * H:]
-            loop_options["b_hn"] = xp.ascontiguousarray(b_hh.data[2 * H:])
+            bias[2 * H:] = b_ih.data[2 * H:]
+            loop_options = dict(options, b_hn=xp.ascontiguousarray(b_hh.data[2 * H:]))
     around, loop = kernel.blas_threads(B, H)
     # BLAS held to one thread (its spinning pool would stall the compiled loop): the large
     # products around the loop then run side by side on helper threads that sleep when idle.
     # dot, not matmul, otherwise: for a few input features (I = 1) NumPy's matmul takes a
     # slow non-BLAS loop over the transposed view (measured: 6x slower at I = 1).
     gemm = matmul_side_by_side if around == 1 and xp is np else xp.dot
-    # The loop's setting nested in the products' one, and only when it differs: each change
-    # of BLAS's thread count costs microseconds, which count at small sizes.
+    # Each pass switches BLAS's thread count only where it would matter: not around a fused
+    # loop (which calls no BLAS) whose products BLAS runs on one thread anyway, and inside
+    # the loop only where its setting differs from the one around it (each switch costs
+    # microseconds, which count at small sizes).
+    fused = around == loop == 1
+    pin_forward = None if fused and T * B * GH * I <= BLAS_ONE_THREAD_MAX_MACS else around
+    pin_backward = None if fused and T * B * GH * max(I, H) <= BLAS_ONE_THREAD_MAX_MACS \
+        else around
     in_loop = None if loop == around else loop
-    with blas_threads(around):
-        xw = gemm(x2, w_ih.data.T)
-        if b_ih is not None:
-            xw += folded
+    with blas_threads(pin_forward):
+        xw = _input_projection(gemm, x2, w_ih.data, bias, xp)
         with blas_threads(in_loop):
             ys, saved = kernel.forward(xw.reshape(T, B, GH), w_hh_data, h0, lengths,
                                        **loop_options)
-    out = _gather_time(ys, order, axis=1) if reverse else ys
+    # The kernel's step of each row's final state (in the reverse direction too: there it
+    # ran the reversed sequence, whose last real step is step 0 of the output).
+    if lengths is None:
+        last, batch = T - 1, slice(None)
+        finals = [ys[k, T - 1:T] for k in range(S)]
+    else:
+        last, batch = lengths - 1, xp.arange(B)
+        finals = [ys[k, last, batch][None] for k in range(S)]
+    hs = ys[0]
+    out = _gather_time(hs, order) if reverse else hs
 
-    def backward(g):
-        g_ys = xp.ascontiguousarray(_gather_time(g, order, axis=1) if reverse else g)
-        with blas_threads(around):
+    def backward(g_h, *g_finals):
+        g_ys = xp.zeros((S, T, B, H), dtype=ys.dtype) if g_h is None or S > 1 else \
+            xp.empty((S, T, B, H), dtype=ys.dtype)
+        if g_h is not None:
+            g_ys[0] = _gather_time(g_h, order) if reverse else g_h
+        for k, g in enumerate(g_finals):
+            if g is not None:
+                g_ys[k, last, batch] += g[0]
+        with blas_threads(pin_backward):
             with blas_threads(in_loop):
                 d_xw, d_hw, d_state0 = kernel.backward(g_ys, ys, saved, h0, w_hh_data,
                                                        truncate, lengths, **loop_options)
@@ -100,17 +153,21 @@ def recurrent_direction(cell: Cell, x, state0, w_ih, w_hh, b_ih, b_hh, *, option
             # sum_t d_hw_t^T h_{t-1}: h_{-1} = h0, the rest are the stored outputs.
             d_w_hh = d_hw[0].T @ h0[0]
             if T > 1:
-                d_w_hh += gemm(d_hw[1:].reshape(-1, GH).T, ys[0, :-1].reshape(-1, H))
-            d_b_ih = d_b_hh = None
+                d_w_hh += gemm(d_hw[1:].reshape(-1, GH).T, hs[:-1].reshape(-1, H))
+            grads = (d_x, d_w_ih, d_w_hh) if state0 is None else \
+                (d_x, d_state0, d_w_ih, d_w_hh)
             if b_ih is not None:
                 # Column sums as a GEMV: several times faster than sum(axis=0) here.
                 ones = xp.ones(T * B, dtype=d_xw.dtype)
                 d_b_ih = ones @ d_xw2
                 d_b_hh = d_b_ih if d_hw is d_xw else ones @ d_hw.reshape(T * B, GH)
-        return d_x, d_state0, d_w_ih, d_w_hh, d_b_ih, d_b_hh
+                grads += (d_b_ih, d_b_hh)
+        return grads
 
-    parents = (x, state0, w_ih, w_hh) + ((b_ih, b_hh) if b_ih is not None else ())
-    return Tensor._op(out, parents, backward)
+    parents = (x, w_ih, w_hh) if state0 is None else (x, state0, w_ih, w_hh)
+    if b_ih is not None:
+        parents += (b_ih, b_hh)
+    return Tensor._op_many([out] + finals, parents, backward)
 
 
 def _as_tensor(value, name):
@@ -137,6 +194,9 @@ def _check_weights(cell, weights, num_directions, I, dtype):
         if b_ih is not None:
             expected += [("b_ih", b_ih, (GH,)), ("b_hh", b_hh, (GH,))]
         for name, p, shape in expected:
+            data = p.data
+            if data.shape == shape and data.dtype == dtype:
+                continue
             if p.shape != shape:
                 if name == "W_ih" and k == 0:
                     raise ValueError(f"input must have {p.shape[-1]} features (input_size), "
@@ -151,10 +211,9 @@ def _check_weights(cell, weights, num_directions, I, dtype):
 
 def _initial_states(cell, hx, n, B, H, unbatched, dtype, xp):
     """The initial states of each of the n layer-directions, (S, B, H) each: from hx for RNN
-    and GRU, from (h0, c0) for the LSTM, zeros when hx is None."""
+    and GRU, from (h0, c0) for the LSTM; None (zeros) when hx is None."""
     if hx is None:
-        zeros = Tensor(xp.zeros((cell.states, B, H), dtype=dtype))
-        return [zeros] * n
+        return [None] * n
     expected = (n, H) if unbatched else (n, B, H)
     words = f"(num_layers * num_directions, {'' if unbatched else 'batch, '}hidden_size)"
     if cell.states == 2:
@@ -197,11 +256,8 @@ def recurrent(cell_name, input, hx, weights, *, batch_first=False, dropout_p=0.0
               nonlinearity="tanh"):
     """Multi-layer recurrence of any cell with PyTorch's semantics.
 
-    Returns ``(output (T, B, D*H), finals (S, L*D, B, H))``: ``finals[0]`` is h_n,
-    ``finals[1]`` the LSTM's c_n (unbatched input: no B axis in either).
-
-    Views are taken with reshape and slices where an index would do: a basic index's
-    backward allocates a zero gradient of the whole array, and these ops run on every call.
+    Returns ``(output (T, B, D*H), finals)``: ``finals`` lists the final states, each
+    (L*D, B, H): ``[h_n]``, or ``[h_n, c_n]`` for the LSTM (unbatched input: no B axis).
     """
     cell = get_cell(cell_name)
     options = {}
@@ -232,40 +288,27 @@ def recurrent(cell_name, input, hx, weights, *, batch_first=False, dropout_p=0.0
     states = _initial_states(cell, hx, num_layers * D, B, H, unbatched, x.dtype, xp)
     lengths = _check_lengths_arg(lengths, T, B, unbatched, xp)
 
-    batch = xp.arange(B)
-    S = cell.states
-    layer_input, finals = x, []
+    layer_input, finals = x, [[] for _ in range(cell.states)]
     for layer in range(num_layers):
         outputs = []
         for d in range(D):
             k = layer * D + d
-            ys = recurrent_direction(cell, layer_input, states[k], *weights[k],
-                                     options=options, lengths=lengths, truncate=truncate,
-                                     reverse=d == 1)
-            outputs.append(ys.reshape(T, B, H) if S == 1 else ys[0])
-            # The forward direction ends at each sequence's last real step, the reverse
-            # direction at step 0.
-            if d == 1:
-                finals.append(ys[:, 0:1])
-            elif lengths is None:
-                finals.append(ys[:, T - 1:T])
-            else:
-                finals.append(ys[:, lengths - 1, batch].reshape(S, 1, B, H))
+            h, *last = recurrent_direction(cell, layer_input, states[k], *weights[k],
+                                           options=options, lengths=lengths,
+                                           truncate=truncate, reverse=d == 1)
+            outputs.append(h)
+            for state, f in zip(finals, last):
+                state.append(f)
         layer_input = outputs[0] if D == 1 else concat(outputs, axis=2)
         if dropout_p > 0 and training and layer < num_layers - 1:
             layer_input = dropout(layer_input, dropout_p, training=True)
     output = layer_input
-    finals = finals[0] if len(finals) == 1 else concat(finals, axis=1)
+    finals = [f[0] if len(f) == 1 else concat(f, axis=0) for f in finals]
     if unbatched:
-        return output.reshape(T, D * H), finals.reshape(S, -1, H)
+        return output.reshape(T, D * H), [f.reshape(-1, H) for f in finals]
     if batch_first:
         output = output.transpose(1, 0, 2)
     return output, finals
-
-
-def final_state(finals, k):
-    """State k of ``finals`` (S, L*D, B, H); a reshape when there is one state."""
-    return finals.reshape(finals.shape[1:]) if finals.shape[0] == 1 else finals[k]
 
 
 def rnn(input, hx, weights, *, nonlinearity="tanh", batch_first=False, dropout_p=0.0,
@@ -280,7 +323,7 @@ def rnn(input, hx, weights, *, nonlinearity="tanh", batch_first=False, dropout_p
     output, finals = recurrent("rnn", input, hx, weights, nonlinearity=nonlinearity,
                                batch_first=batch_first, dropout_p=dropout_p, training=training,
                                bidirectional=bidirectional, lengths=lengths, truncate=truncate)
-    return output, final_state(finals, 0)
+    return output, finals[0]
 
 
 def gru(input, hx, weights, *, batch_first=False, dropout_p=0.0, training=False,
@@ -290,7 +333,7 @@ def gru(input, hx, weights, *, batch_first=False, dropout_p=0.0, training=False,
     output, finals = recurrent("gru", input, hx, weights, batch_first=batch_first,
                                dropout_p=dropout_p, training=training,
                                bidirectional=bidirectional, lengths=lengths, truncate=truncate)
-    return output, final_state(finals, 0)
+    return output, finals[0]
 
 
 def lstm(input, hx, weights, *, batch_first=False, dropout_p=0.0, training=False,

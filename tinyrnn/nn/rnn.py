@@ -10,7 +10,7 @@ pass is the one fused op of every cell (``tinyrnn/nn/fused_rnn.py``). The chapte
 from __future__ import annotations
 
 from ..tensor import Tensor
-from .fused_rnn import final_state, recurrent
+from .fused_rnn import recurrent
 from .init import _check_size, fan_in_bound, uniform
 from .module import Module
 
@@ -56,10 +56,14 @@ class RNNBase(Module):
 
     def _weights(self):
         """``(W_ih, W_hh, b_ih, b_hh)`` per layer and direction, in PyTorch's order."""
-        suffixes = ("", "_reverse")[:2 if self.bidirectional else 1]
-        return [tuple(getattr(self, f"{name}_l{layer}{suffix}", None)
-                      for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-                for layer in range(self.num_layers) for suffix in suffixes]
+        names = self.__dict__.get("_weight_names")
+        if names is None:  # once: the names do not change, and this runs on every call
+            suffixes = ("", "_reverse")[:2 if self.bidirectional else 1]
+            names = [tuple(f"{name}_l{layer}{suffix}"
+                           for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+                     for layer in range(self.num_layers) for suffix in suffixes]
+            object.__setattr__(self, "_weight_names", names)
+        return [tuple(getattr(self, name, None) for name in group) for group in names]
 
     def _run(self, input, hx, lengths, truncate, **options):
         return recurrent(self.cell_name, input, hx, self._weights(),
@@ -69,7 +73,7 @@ class RNNBase(Module):
 
     def forward(self, input: Tensor, hx: Tensor | None = None, *, lengths=None, truncate=None):
         output, finals = self._run(input, hx, lengths, truncate)
-        return output, final_state(finals, 0)
+        return output, finals[0]
 
     def extra_repr(self):
         opts = [f"{self.input_size}, {self.hidden_size}"]
@@ -97,7 +101,7 @@ class RNN(RNNBase):
     def forward(self, input: Tensor, hx: Tensor | None = None, *, lengths=None, truncate=None):
         output, finals = self._run(input, hx, lengths, truncate,
                                    nonlinearity=self.nonlinearity)
-        return output, final_state(finals, 0)
+        return output, finals[0]
 
 
 class GRU(RNNBase):
