@@ -71,11 +71,16 @@ def accumulate_rows(out, left, right, n):
                 out[r, j] += lk * right[k, j]
 
 
-# A gated cell's backward step, dh = d_hw W_hh, has G*H terms per output and only H outputs
-# per row: k-major loops re-enter their short inner loop once per k. Up to this many outputs
-# in a block (rows times H) it runs as dot products instead (accumulate_dots). Measured, one
-# thread, (rows, terms, outputs): (1, 128, 32) 0.36 us k-major, 0.18 us dots; (4, 96, 32)
-# 0.81 / 0.61; (2, 384, 128) 6.4 / 4.9; (4, 512, 128) 9.4 / 13.0.
+# How a fused step multiplies a block of rows by its weights, ``out += left @ right`` with
+# ``right`` (K terms, J outputs): ``accumulate_rows`` k-major over ``right`` itself (ROWS);
+# ``accumulate_dots`` (DOTS) or ``accumulate_tiles`` (TILES) as dot products along the rows of
+# ``right^T``. Measured, one thread, (rows, terms, outputs), us per product:
+#   k-major vs dots:  (1, 128, 32) 0.36 / 0.18; (4, 96, 32) 0.81 / 0.61; (2, 384, 128) 6.4 / 4.9
+#   k-major vs tiles: (8, 64, 192) 5.2 / 4.1; (16, 128, 384) 36.7 / 23.5; (16, 384, 128)
+#   38.6 / 20.3; (16, 128, 512) 34.8 / 32.3; (16, 512, 128) 53.0 / 26.2; (4, 32, 128)
+#   1.18 / 1.25; (1, 32, 128) 0.59 / 0.65.
+ROWS, DOTS, TILES = 0, 1, 2
+TILES_MIN_ROWS = 8
 DOTS_MAX_OUTPUTS = 256
 
 
@@ -116,14 +121,108 @@ def accumulate_dots(out, left, right_t, n):
             o[j] += s
 
 
-def backward_weights(w_hh, B: int, H: int):
-    """What a gated cell's fused backward rows multiply by: ``(W_hh^T, True)`` for
-    ``accumulate_dots`` when each row block has at most DOTS_MAX_OUTPUTS outputs, else
-    ``(W_hh, False)`` for ``accumulate_rows``."""
+@njit(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
+def accumulate_tiles(out, left, right_t, n):
+    """``out[r, :] += left[r, :] @ right_t.T`` for the first n rows, in tiles of four rows
+    by three outputs: twelve dot products along k at once, as in a BLAS micro-kernel. Their
+    twelve vector sums stay in registers over the whole k loop, each load of ``left`` serves
+    three outputs and each load of ``right_t`` four rows (``accumulate_rows`` loads and
+    stores its output once per four k; ``accumulate_dots`` shares only ``left``). Rows past
+    the last full tile go through ``accumulate_dots``. Sums are reassociated, as there.
+    """
+    K = left.shape[1]
+    J = right_t.shape[0]
+    zero = out.dtype.type(0)
+    r = 0
+    while r + 4 <= n:
+        l0, l1, l2, l3 = left[r], left[r + 1], left[r + 2], left[r + 3]
+        o0, o1, o2, o3 = out[r], out[r + 1], out[r + 2], out[r + 3]
+        j = 0
+        while j + 3 <= J:
+            w0, w1, w2 = right_t[j], right_t[j + 1], right_t[j + 2]
+            a0 = a1 = a2 = b0 = b1 = b2 = c0 = c1 = c2 = d0 = d1 = d2 = zero
+            for k in range(K):
+                v0, v1, v2 = w0[k], w1[k], w2[k]
+                x = l0[k]
+                a0 += x * v0
+                a1 += x * v1
+                a2 += x * v2
+                x = l1[k]
+                b0 += x * v0
+                b1 += x * v1
+                b2 += x * v2
+                x = l2[k]
+                c0 += x * v0
+                c1 += x * v1
+                c2 += x * v2
+                x = l3[k]
+                d0 += x * v0
+                d1 += x * v1
+                d2 += x * v2
+            o0[j] += a0
+            o0[j + 1] += a1
+            o0[j + 2] += a2
+            o1[j] += b0
+            o1[j + 1] += b1
+            o1[j + 2] += b2
+            o2[j] += c0
+            o2[j + 1] += c1
+            o2[j + 2] += c2
+            o3[j] += d0
+            o3[j + 1] += d1
+            o3[j + 2] += d2
+            j += 3
+        for j in range(j, J):
+            w = right_t[j]
+            s0 = s1 = s2 = s3 = zero
+            for k in range(K):
+                v = w[k]
+                s0 += l0[k] * v
+                s1 += l1[k] * v
+                s2 += l2[k] * v
+                s3 += l3[k] * v
+            o0[j] += s0
+            o1[j] += s1
+            o2[j] += s2
+            o3[j] += s3
+        r += 4
+    if r < n:
+        accumulate_dots(out[r:], left[r:], right_t, n - r)
+
+
+@njit(cache=True, error_model="numpy")
+def accumulate(out, left, right, mode, n):
+    """``out[r, :] += left[r, :] @ R`` for the first n rows, the step product of every fused
+    kernel: ``right`` is R itself for ROWS, R^T (contiguous) for DOTS and TILES, as
+    ``step_weights`` returns them."""
+    if mode == TILES:
+        accumulate_tiles(out, left, right, n)
+    elif mode == DOTS:
+        accumulate_dots(out, left, right, n)
+    else:
+        accumulate_rows(out, left, right, n)
+
+
+def product_mode(rows: int, terms: int, outputs: int) -> int:
+    """ROWS, DOTS or TILES for a product of a block of ``rows`` rows, ``terms`` terms and
+    ``outputs`` outputs per row (see the measurements above): tiles from TILES_MIN_ROWS rows;
+    below, dot products where a few outputs each sum many terms (a gated cell's backward
+    step: G*H terms, H outputs), whose k-major loop would re-enter a short inner loop once
+    per term; k-major otherwise."""
+    if rows >= TILES_MIN_ROWS:
+        return TILES
+    if rows * outputs <= DOTS_MAX_OUTPUTS and terms > outputs:
+        return DOTS
+    return ROWS
+
+
+def step_weights(right, B: int):
+    """``(weights, mode)`` for a fused step's product ``left @ right`` over the row blocks
+    of B rows: ``right`` (K, J) as a contiguous copy for ROWS, or ``right^T`` contiguous
+    (no copy when ``right`` is a transposed view of a contiguous array, as W_hh^T is)."""
     rows = -(-B // row_blocks(B))
-    if rows * H <= DOTS_MAX_OUTPUTS:
-        return np.ascontiguousarray(w_hh.T), True
-    return w_hh, False
+    mode = product_mode(rows, right.shape[0], right.shape[1])
+    return np.ascontiguousarray(right if mode == ROWS else right.T), mode
 
 
 def strategy(B: int, outputs: int, gates: int = 1) -> str:
@@ -132,14 +231,6 @@ def strategy(B: int, outputs: int, gates: int = 1) -> str:
     if B * outputs >= BLAS_MIN_ROWS_TIMES_UNITS * gates or outputs >= BLAS_MIN_OUTPUTS:
         return "blas"
     return "fused"
-
-
-def transposed_weights(w_hh, strategy_name):
-    """W_hh^T for the step's product ``h W_hh^T``: a contiguous copy for the fused loops,
-    which read it row by row; for BLAS the transposed view, which the GEMM reads as it is
-    (copying a (3072, 1024) float32 W_hh took 23 ms here; over 50 steps, reading the view
-    cost the GEMMs between 2% and 10% of their 65 ms)."""
-    return w_hh.T if strategy_name == "blas" else np.ascontiguousarray(w_hh.T)
 
 
 def blas_threads(B: int, H: int, gates: int):

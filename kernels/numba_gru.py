@@ -2,7 +2,7 @@
 has the equations).
 
 Strategies and row blocks as in ``numba_common``: the fused step computes the recurrent
-pre-activation ``g = h W_hh^T`` (3H per row) with ``accumulate_rows`` and then, adding
+pre-activation ``g = h W_hh^T`` (3H per row) with ``numba_common.accumulate`` and then, adding
 ``xw_t``, the gates; the backward step forms ``d_xw_t`` and ``d_hw_t`` in one pass and adds
 ``d_hw_t W_hh`` to the direct term ``dh * z``. The forward pass saves ``[r, z, n, hn]``
 (``hn = h W_hn^T + b_hn``) for the backward pass.
@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import numba_common as common
-from .numba_common import accumulate_dots, accumulate_rows
+from .numba_common import accumulate
 from .numba_math import sigmoid, tanh
 
 
@@ -96,23 +96,23 @@ def _zero_padding(lengths, lo, hi, a):
 # --------------------------------------------------------------------------- fused rows
 
 @njit(cache=True, error_model="numpy")
-def _forward_rows(xw, w_t, b_hn, state0, lengths, lo, hi, ys, saved):
+def _forward_rows(xw, w, mode, b_hn, state0, lengths, lo, hi, ys, saved):
     n = hi - lo
     h = state0[0, lo:hi].copy()
-    g = np.empty((n, w_t.shape[1]), dtype=xw.dtype)
+    g = np.empty((n, xw.shape[2]), dtype=xw.dtype)
     t_max = lengths[lo:hi].max()
     for t in range(t_max):
         g[:, :] = 0
-        accumulate_rows(g, h, w_t, n)
+        accumulate(g, h, w, mode, n)
         _gates(g, xw, b_hn, t, lengths, lo, n, h, ys, saved)
     _zero_padding(lengths, lo, hi, ys[0])
 
 
 @njit(cache=True, error_model="numpy")
-def _backward_rows(g_ys, ys, saved, state0, w, dots, lengths, truncate, lo, hi, d_xw, d_hw,
+def _backward_rows(g_ys, ys, saved, state0, w, mode, lengths, truncate, lo, hi, d_xw, d_hw,
                    d_state0):
-    """The reverse time loop for rows lo..hi-1; ``w`` is W_hh, or W_hh^T when ``dots``
-    (``numba_common.backward_weights``)."""
+    """The reverse time loop for rows lo..hi-1; ``w`` and ``mode`` as
+    ``numba_common.step_weights`` gives them for ``d_hw W_hh``."""
     n = hi - lo
     H = ys.shape[3]
     dh = np.zeros((n, H), dtype=ys.dtype)
@@ -122,27 +122,25 @@ def _backward_rows(g_ys, ys, saved, state0, w, dots, lengths, truncate, lo, hi, 
         _gate_grads(dh, g_ys, ys, saved, state0, t, lengths, lo, n, d_xw, d_hw)
         if truncate > 0 and t > 0 and t % truncate == 0:
             dh[:, :] = 0  # truncated BPTT: nothing flows from h_t back to h_{t-1}
-        elif dots:
-            accumulate_dots(dh, d_hw[t, lo:hi], w, n)
         else:
-            accumulate_rows(dh, d_hw[t, lo:hi], w, n)
+            accumulate(dh, d_hw[t, lo:hi], w, mode, n)
     d_state0[0, lo:hi] = dh
 
 
 @njit(cache=True, parallel=True)
-def _forward_parallel(xw, w_t, b_hn, state0, lengths, n_blocks, ys, saved):
+def _forward_parallel(xw, w, mode, b_hn, state0, lengths, n_blocks, ys, saved):
     B = xw.shape[1]
     for blk in prange(n_blocks):
-        _forward_rows(xw, w_t, b_hn, state0, lengths, blk * B // n_blocks,
+        _forward_rows(xw, w, mode, b_hn, state0, lengths, blk * B // n_blocks,
                       (blk + 1) * B // n_blocks, ys, saved)
 
 
 @njit(cache=True, parallel=True)
-def _backward_parallel(g_ys, ys, saved, state0, w, dots, lengths, truncate, n_blocks, d_xw,
+def _backward_parallel(g_ys, ys, saved, state0, w, mode, lengths, truncate, n_blocks, d_xw,
                        d_hw, d_state0):
     B = ys.shape[2]
     for blk in prange(n_blocks):
-        _backward_rows(g_ys, ys, saved, state0, w, dots, lengths, truncate,
+        _backward_rows(g_ys, ys, saved, state0, w, mode, lengths, truncate,
                        blk * B // n_blocks, (blk + 1) * B // n_blocks, d_xw, d_hw, d_state0)
 
 
@@ -180,14 +178,14 @@ def forward(xw, w_hh, state0, lengths=None, *, b_hn=None):
     H = H3 // 3
     lengths = common.full_lengths(lengths, T, B)
     b_hn = np.zeros(H, dtype=xw.dtype) if b_hn is None else b_hn
-    plan = common.strategy(B, H3, 3)
-    w_t = common.transposed_weights(w_hh, plan)
     ys = np.empty((1, T, B, H), dtype=xw.dtype)
     saved = np.empty((T, B, 4 * H), dtype=xw.dtype)
-    args = (xw, w_t, b_hn, state0, lengths)
-    if plan == "blas":
-        _forward_blas(*args, ys, saved)
-    elif common.row_blocks(B) > 1:
+    if common.strategy(B, H3, 3) == "blas":
+        _forward_blas(xw, w_hh.T, b_hn, state0, lengths, ys, saved)
+        return ys, saved
+    w, mode = common.step_weights(w_hh.T, B)  # g = h W_hh^T
+    args = (xw, w, mode, b_hn, state0, lengths)
+    if common.row_blocks(B) > 1:
         _forward_parallel(*args, common.row_blocks(B), ys, saved)
     else:
         _forward_rows(*args, 0, B, ys, saved)
@@ -205,8 +203,8 @@ def backward(g_ys, ys, saved, state0, w_hh, truncate=None, lengths=None, *, b_hn
         _backward_blas(g_ys, ys, saved, state0, w_hh, lengths, truncate, d_xw, d_hw,
                        d_state0)
         return d_xw, d_hw, d_state0
-    w, dots = common.backward_weights(w_hh, B, H)
-    args = (g_ys, ys, saved, state0, w, dots, lengths, truncate)
+    w, mode = common.step_weights(w_hh, B)  # d_hw W_hh
+    args = (g_ys, ys, saved, state0, w, mode, lengths, truncate)
     if common.row_blocks(B) > 1:
         _backward_parallel(*args, common.row_blocks(B), d_xw, d_hw, d_state0)
     else:

@@ -1,9 +1,9 @@
 """The Elman cell's Numba CPU kernel (same contract and results as ``numpy_rnn``).
 
 Strategies and row blocks as described in ``numba_common``. The fused forward step starts
-``a`` from ``xw_t`` and adds ``h W_hh^T`` through ``W_hh^T`` (k-major); the backward step
-``dh = d_a W_hh`` uses ``W_hh`` itself row-major the same way. Rows past their length are
-skipped, not masked.
+``a`` from ``xw_t`` and adds ``h W_hh^T``; the backward step forms ``dh = d_a W_hh``; both
+products are ``numba_common.accumulate`` in the form ``step_weights`` picks for the block
+size. Rows past their length are skipped, not masked.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import numba_common as common
-from .numba_common import accumulate_rows
+from .numba_common import accumulate
 from .numba_math import tanh
 
 
@@ -22,7 +22,7 @@ def blas_threads(B, H):
 # --------------------------------------------------------------------------- fused rows
 
 @njit(cache=True, error_model="numpy")
-def _forward_rows(xw, w_t, h0, lengths, relu, lo, hi, hs):
+def _forward_rows(xw, w, mode, h0, lengths, relu, lo, hi, hs):
     """The time loop for batch rows lo..hi-1 (one thread's block)."""
     T, B, H = xw.shape
     n = hi - lo
@@ -35,7 +35,7 @@ def _forward_rows(xw, w_t, h0, lengths, relu, lo, hi, hs):
         for r in range(n):
             for j in range(H):
                 a[r, j] = xw[t, lo + r, j]
-        accumulate_rows(a, h, w_t, n)
+        accumulate(a, h, w, mode, n)
         for r in range(n):
             if t < lengths[lo + r]:
                 if relu:
@@ -53,7 +53,7 @@ def _forward_rows(xw, w_t, h0, lengths, relu, lo, hi, hs):
 
 
 @njit(cache=True, error_model="numpy")
-def _backward_rows(g_hs, hs, w, lengths, relu, truncate, lo, hi, d_xw, d_h0):
+def _backward_rows(g_hs, hs, w, mode, lengths, relu, truncate, lo, hi, d_xw, d_h0):
     """The reverse time loop for batch rows lo..hi-1 (one thread's block)."""
     T, B, H = hs.shape
     n = hi - lo
@@ -80,7 +80,7 @@ def _backward_rows(g_hs, hs, w, lengths, relu, truncate, lo, hi, d_xw, d_h0):
         dh[:, :] = 0
         if truncate > 0 and t > 0 and t % truncate == 0:
             continue  # truncated BPTT: nothing flows from h_t back to h_{t-1}
-        accumulate_rows(dh, d_a, w, n)
+        accumulate(dh, d_a, w, mode, n)
     for r in range(n):
         for k in range(H):
             d_h0[lo + r, k] = dh[r, k]
@@ -90,18 +90,18 @@ def _backward_rows(g_hs, hs, w, lengths, relu, truncate, lo, hi, d_xw, d_h0):
 # loops: Numba's cache keys on the function, so one function compiled twice (serial and
 # parallel) would share, and mix up, its cache entries.
 @njit(cache=True, parallel=True)
-def _forward_parallel(xw, w_t, h0, lengths, relu, n_blocks, hs):
+def _forward_parallel(xw, w, mode, h0, lengths, relu, n_blocks, hs):
     B = xw.shape[1]
     for blk in prange(n_blocks):
-        _forward_rows(xw, w_t, h0, lengths, relu, blk * B // n_blocks,
+        _forward_rows(xw, w, mode, h0, lengths, relu, blk * B // n_blocks,
                       (blk + 1) * B // n_blocks, hs)
 
 
 @njit(cache=True, parallel=True)
-def _backward_parallel(g_hs, hs, w, lengths, relu, truncate, n_blocks, d_xw, d_h0):
+def _backward_parallel(g_hs, hs, w, mode, lengths, relu, truncate, n_blocks, d_xw, d_h0):
     B = hs.shape[1]
     for blk in prange(n_blocks):
-        _backward_rows(g_hs, hs, w, lengths, relu, truncate, blk * B // n_blocks,
+        _backward_rows(g_hs, hs, w, mode, lengths, relu, truncate, blk * B // n_blocks,
                        (blk + 1) * B // n_blocks, d_xw, d_h0)
 
 
@@ -169,18 +169,17 @@ def forward(xw, w_hh, state0, lengths=None, *, nonlinearity="tanh"):
     T, B, H = xw.shape
     lengths = common.full_lengths(lengths, T, B)
     relu = nonlinearity == "relu"
-    plan = common.strategy(B, H)
-    w_t = common.transposed_weights(w_hh, plan)
     ys = np.empty((1, T, B, H), dtype=xw.dtype)
     hs, h0 = ys[0], state0[0]
-    if plan == "blas":
-        _forward_blas(xw, w_t, h0, lengths, relu, hs)
-    else:
-        blocks = common.row_blocks(B)
-        if blocks > 1:
-            _forward_parallel(xw, w_t, h0, lengths, relu, blocks, hs)
-        else:  # one block: waking a thread pool would cost more than the loop
-            _forward_rows(xw, w_t, h0, lengths, relu, 0, B, hs)
+    if common.strategy(B, H) == "blas":
+        _forward_blas(xw, w_hh.T, h0, lengths, relu, hs)
+        return ys, None
+    w, mode = common.step_weights(w_hh.T, B)  # a = h W_hh^T
+    blocks = common.row_blocks(B)
+    if blocks > 1:
+        _forward_parallel(xw, w, mode, h0, lengths, relu, blocks, hs)
+    else:  # one block: waking a thread pool would cost more than the loop
+        _forward_rows(xw, w, mode, h0, lengths, relu, 0, B, hs)
     return ys, None
 
 
@@ -192,13 +191,14 @@ def backward(g_ys, ys, saved, state0, w_hh, truncate=None, lengths=None, *,
     truncate = 0 if truncate is None else truncate
     d_xw = np.empty((T, B, H), dtype=ys.dtype)
     d_state0 = np.empty((1, B, H), dtype=ys.dtype)
-    args = (g_ys[0], ys[0], w_hh, lengths, relu, truncate)
     if common.strategy(B, H) == "blas":
-        _backward_blas(*args, d_xw, d_state0[0])
+        _backward_blas(g_ys[0], ys[0], w_hh, lengths, relu, truncate, d_xw, d_state0[0])
+        return d_xw, d_xw, d_state0
+    w, mode = common.step_weights(w_hh, B)  # dh = d_a W_hh
+    args = (g_ys[0], ys[0], w, mode, lengths, relu, truncate)
+    blocks = common.row_blocks(B)
+    if blocks > 1:
+        _backward_parallel(*args, blocks, d_xw, d_state0[0])
     else:
-        blocks = common.row_blocks(B)
-        if blocks > 1:
-            _backward_parallel(*args, blocks, d_xw, d_state0[0])
-        else:
-            _backward_rows(*args, 0, B, d_xw, d_state0[0])
+        _backward_rows(*args, 0, B, d_xw, d_state0[0])
     return d_xw, d_xw, d_state0

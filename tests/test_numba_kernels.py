@@ -15,12 +15,13 @@ from .helpers import make_layer, random_lengths, run
 
 cases = st.fixed_dictionaries({
     "cell": st.sampled_from(["rnn", "gru", "lstm"]),
-    "T": st.integers(1, 9), "B": st.integers(1, 5), "H": st.integers(1, 9),
+    "T": st.integers(1, 9), "B": st.integers(1, 9), "H": st.integers(1, 9),
     "dtype": st.sampled_from([np.float64, np.float32]),
     "nonlinearity": st.sampled_from(["tanh", "relu"]),
     "truncate": st.one_of(st.none(), st.integers(1, 10)),
     "use_lengths": st.booleans(), "strided": st.booleans(), "gru_bias": st.booleans(),
-    "strategy": st.sampled_from(["fused", "blas"]), "dots": st.booleans(),
+    "strategy": st.sampled_from(["fused", "blas"]),
+    "product": st.sampled_from([None, common.ROWS, common.DOTS, common.TILES]),
     "seed": st.integers(0, 2**31 - 1),
 })
 
@@ -63,31 +64,35 @@ def forced_strategy(name):
 
 
 @contextlib.contextmanager
-def dots_allowed(allowed):
-    """Let the gated cells' fused backward use dot products (their default at these sizes),
-    or force the k-major product."""
-    original = common.DOTS_MAX_OUTPUTS
-    common.DOTS_MAX_OUTPUTS = original if allowed else 0
+def forced_product(mode):
+    """Force the fused steps' product (ROWS, DOTS or TILES; None: the kernels' own choice)."""
+    original = common.product_mode
+    if mode is not None:
+        common.product_mode = lambda *shape: mode
     try:
         yield
     finally:
-        common.DOTS_MAX_OUTPUTS = original
+        common.product_mode = original
 
 
-@pytest.mark.parametrize("n, K, J", [(1, 12, 4), (3, 27, 9), (2, 8, 13), (5, 64, 16)])
+@pytest.mark.parametrize("n, K, J", [(1, 12, 4), (3, 27, 9), (2, 8, 13), (5, 64, 16),
+                                     (4, 3, 5), (9, 7, 11), (8, 32, 96)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_dot_products_equal_the_k_major_product(n, K, J, dtype):
+def test_step_products_agree(n, K, J, dtype):
+    """k-major rows, dot products and 4 x 3 tiles (with their leftover rows and outputs)
+    all give ``out + left @ right`` on the first n rows and leave the others alone."""
     rng = np.random.default_rng(K * J + n)
     left = rng.standard_normal((n + 2, K)).astype(dtype)  # rows past n stay untouched
     right = rng.standard_normal((K, J)).astype(dtype)
     start = rng.standard_normal((n + 2, J)).astype(dtype)
-    rows, dots = start.copy(), start.copy()
-    common.accumulate_rows(rows, left, right, n)
-    common.accumulate_dots(dots, left, np.ascontiguousarray(right.T), n)
+    expected = start[:n] + left[:n] @ right
     tol = 1e-5 if dtype == np.float32 else 1e-13
-    np.testing.assert_allclose(dots[:n], start[:n] + left[:n] @ right, rtol=tol, atol=tol)
-    np.testing.assert_allclose(dots, rows, rtol=tol, atol=tol)
-    np.testing.assert_array_equal(dots[n:], start[n:])
+    for mode in (common.ROWS, common.DOTS, common.TILES):
+        out = start.copy()
+        weights = right if mode == common.ROWS else np.ascontiguousarray(right.T)
+        common.accumulate(out, left, weights, mode, n)
+        np.testing.assert_allclose(out[:n], expected, rtol=tol, atol=tol, err_msg=str(mode))
+        np.testing.assert_array_equal(out[n:], start[n:])
 
 
 @given(c=cases)
@@ -99,7 +104,7 @@ def test_numba_kernels_equal_numpy_reference(c):
     lengths = random_lengths(rng, T, B) if c["use_lengths"] else None
     s = c["strided"]
     ours, ref = kernel(c["cell"], "numba"), kernel(c["cell"], "numpy")
-    with forced_strategy(c["strategy"]), dots_allowed(c["dots"]):
+    with forced_strategy(c["strategy"]), forced_product(c["product"]):
         ys, saved = ours.forward(_maybe_strided(xw, s), _maybe_strided(w, s), state0, lengths,
                                  **options)
         grads = ours.backward(_maybe_strided(g_ys, s), ys, saved, _maybe_strided(state0, s), w,
