@@ -133,13 +133,17 @@ def recurrent_direction(cell: Cell, x, state0, w_ih, w_hh, b_ih, b_hh, *, option
     out = _gather_time(hs, order) if reverse else hs
 
     def backward(g_h, *g_finals):
-        g_ys = xp.zeros((S, T, B, H), dtype=ys.dtype) if g_h is None or S > 1 else \
-            xp.empty((S, T, B, H), dtype=ys.dtype)
-        if g_h is not None:
-            g_ys[0] = _gather_time(g_h, order) if reverse else g_h
-        for k, g in enumerate(g_finals):
-            if g is not None:
-                g_ys[k, last, batch] += g[0]
+        if S == 1 and not reverse and g_h is not None and g_h.dtype == ys.dtype and \
+                g_h.flags.c_contiguous and all(g is None for g in g_finals):
+            g_ys = g_h.reshape(1, T, B, H)  # read only: the kernel needs no copy of it
+        else:
+            g_ys = xp.zeros((S, T, B, H), dtype=ys.dtype) if g_h is None or S > 1 else \
+                xp.empty((S, T, B, H), dtype=ys.dtype)
+            if g_h is not None:
+                g_ys[0] = _gather_time(g_h, order) if reverse else g_h
+            for k, g in enumerate(g_finals):
+                if g is not None:
+                    g_ys[k, last, batch] += g[0]
         with blas_threads(pin_backward):
             with blas_threads(in_loop):
                 d_xw, d_hw, d_state0 = kernel.backward(g_ys, ys, saved, h0, w_hh_data,
