@@ -2,9 +2,10 @@
 has the equations).
 
 Strategies and row blocks as in ``numba_common``: the fused step computes the recurrent
-pre-activation ``g = h W_hh^T`` (3H per row) with ``numba_common.accumulate`` and then, adding
-``xw_t``, the gates; the backward step forms ``d_xw_t`` and ``d_hw_t`` in one pass and adds
-``d_hw_t W_hh`` to the direct term ``dh * z``. The forward pass saves ``[r, z, n, hn]``
+pre-activation ``g = h W_hh^T`` (3H per row), as rows, dots or tiles
+(``numba_common.step_weights``), and then, adding ``xw_t``, the gates; the backward step
+forms ``d_xw_t`` and ``d_hw_t`` in one pass and adds ``d_hw_t W_hh`` to the direct term
+``dh * z``. The forward pass saves ``[r, z, n, hn]``
 (``hn = h W_hn^T + b_hn``) for the backward pass.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import numba_common as common
-from .numba_common import accumulate
+from .numba_common import DOTS, TILES, accumulate_dots, accumulate_rows, accumulate_tiles
 from .numba_math import sigmoid, tanh
 
 
@@ -103,7 +104,12 @@ def _forward_rows(xw, w, mode, b_hn, state0, lengths, lo, hi, ys, saved):
     t_max = lengths[lo:hi].max()
     for t in range(t_max):
         g[:, :] = 0
-        accumulate(g, h, w, mode, n)
+        if mode == TILES:
+            accumulate_tiles(g, h, w, n)
+        elif mode == DOTS:
+            accumulate_dots(g, h, w, n)
+        else:
+            accumulate_rows(g, h, w, n)
         _gates(g, xw, b_hn, t, lengths, lo, n, h, ys, saved)
     _zero_padding(lengths, lo, hi, ys[0])
 
@@ -122,8 +128,12 @@ def _backward_rows(g_ys, ys, saved, state0, w, mode, lengths, truncate, lo, hi, 
         _gate_grads(dh, g_ys, ys, saved, state0, t, lengths, lo, n, d_xw, d_hw)
         if truncate > 0 and t > 0 and t % truncate == 0:
             dh[:, :] = 0  # truncated BPTT: nothing flows from h_t back to h_{t-1}
+        elif mode == TILES:
+            accumulate_tiles(dh, d_hw[t, lo:hi], w, n)
+        elif mode == DOTS:
+            accumulate_dots(dh, d_hw[t, lo:hi], w, n)
         else:
-            accumulate(dh, d_hw[t, lo:hi], w, mode, n)
+            accumulate_rows(dh, d_hw[t, lo:hi], w, n)
     d_state0[0, lo:hi] = dh
 
 

@@ -2,9 +2,10 @@
 has the equations).
 
 Strategies and row blocks as in ``numba_common``: the fused step computes the recurrent
-pre-activation ``g = h W_hh^T`` (4H per row) with ``numba_common.accumulate`` and then, adding
-``xw_t``, the gates and states; the backward step forms ``d_xw_t`` and the carried ``dc``
-in one pass and ``dh = d_xw_t W_hh`` with the same product. The forward pass saves
+pre-activation ``g = h W_hh^T`` (4H per row), as rows, dots or tiles
+(``numba_common.step_weights``), and then, adding ``xw_t``, the gates and states; the
+backward step forms ``d_xw_t`` and the carried ``dc`` in one pass and ``dh = d_xw_t W_hh``
+with the same product. The forward pass saves
 ``[i, f, g, o]``.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import numba_common as common
-from .numba_common import accumulate
+from .numba_common import DOTS, TILES, accumulate_dots, accumulate_rows, accumulate_tiles
 from .numba_gru import _zero_padding
 from .numba_math import sigmoid, tanh
 
@@ -90,7 +91,12 @@ def _forward_rows(xw, w, mode, state0, lengths, lo, hi, ys, saved):
     g = np.empty((n, xw.shape[2]), dtype=xw.dtype)
     for t in range(lengths[lo:hi].max()):
         g[:, :] = 0
-        accumulate(g, h, w, mode, n)
+        if mode == TILES:
+            accumulate_tiles(g, h, w, n)
+        elif mode == DOTS:
+            accumulate_dots(g, h, w, n)
+        else:
+            accumulate_rows(g, h, w, n)
         _gates(g, xw, t, lengths, lo, n, h, c, ys, saved)
     _zero_padding(lengths, lo, hi, ys[0])
     _zero_padding(lengths, lo, hi, ys[1])
@@ -111,8 +117,12 @@ def _backward_rows(g_ys, ys, saved, state0, w, mode, lengths, truncate, lo, hi, 
         dh[:, :] = 0
         if truncate > 0 and t > 0 and t % truncate == 0:
             dc[:, :] = 0  # truncated BPTT cuts both the h and the c path
+        elif mode == TILES:
+            accumulate_tiles(dh, d_xw[t, lo:hi], w, n)
+        elif mode == DOTS:
+            accumulate_dots(dh, d_xw[t, lo:hi], w, n)
         else:
-            accumulate(dh, d_xw[t, lo:hi], w, mode, n)
+            accumulate_rows(dh, d_xw[t, lo:hi], w, n)
     d_state0[0, lo:hi] = dh
     d_state0[1, lo:hi] = dc
 

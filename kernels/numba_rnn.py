@@ -2,8 +2,8 @@
 
 Strategies and row blocks as described in ``numba_common``. The fused forward step starts
 ``a`` from ``xw_t`` and adds ``h W_hh^T``; the backward step forms ``dh = d_a W_hh``; both
-products are ``numba_common.accumulate`` in the form ``step_weights`` picks for the block
-size. Rows past their length are skipped, not masked.
+products are rows, dot products or tiles (``numba_common``), in the form ``step_weights``
+picks for the block size. Rows past their length are skipped, not masked.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import numba_common as common
-from .numba_common import accumulate
+from .numba_common import DOTS, TILES, accumulate_dots, accumulate_rows, accumulate_tiles
 from .numba_math import tanh
 
 
@@ -35,7 +35,12 @@ def _forward_rows(xw, w, mode, h0, lengths, relu, lo, hi, hs):
         for r in range(n):
             for j in range(H):
                 a[r, j] = xw[t, lo + r, j]
-        accumulate(a, h, w, mode, n)
+        if mode == TILES:
+            accumulate_tiles(a, h, w, n)
+        elif mode == DOTS:
+            accumulate_dots(a, h, w, n)
+        else:
+            accumulate_rows(a, h, w, n)
         for r in range(n):
             if t < lengths[lo + r]:
                 if relu:
@@ -80,7 +85,12 @@ def _backward_rows(g_hs, hs, w, mode, lengths, relu, truncate, lo, hi, d_xw, d_h
         dh[:, :] = 0
         if truncate > 0 and t > 0 and t % truncate == 0:
             continue  # truncated BPTT: nothing flows from h_t back to h_{t-1}
-        accumulate(dh, d_a, w, mode, n)
+        if mode == TILES:
+            accumulate_tiles(dh, d_a, w, n)
+        elif mode == DOTS:
+            accumulate_dots(dh, d_a, w, n)
+        else:
+            accumulate_rows(dh, d_a, w, n)
     for r in range(n):
         for k in range(H):
             d_h0[lo + r, k] = dh[r, k]

@@ -87,11 +87,13 @@ def test_step_products_agree(n, K, J, dtype):
     start = rng.standard_normal((n + 2, J)).astype(dtype)
     expected = start[:n] + left[:n] @ right
     tol = 1e-5 if dtype == np.float32 else 1e-13
-    for mode in (common.ROWS, common.DOTS, common.TILES):
+    right_t = np.ascontiguousarray(right.T)
+    for name, product, weights in [("rows", common.accumulate_rows, right),
+                                   ("dots", common.accumulate_dots, right_t),
+                                   ("tiles", common.accumulate_tiles, right_t)]:
         out = start.copy()
-        weights = right if mode == common.ROWS else np.ascontiguousarray(right.T)
-        common.accumulate(out, left, weights, mode, n)
-        np.testing.assert_allclose(out[:n], expected, rtol=tol, atol=tol, err_msg=str(mode))
+        product(out, left, weights, n)
+        np.testing.assert_allclose(out[:n], expected, rtol=tol, atol=tol, err_msg=name)
         np.testing.assert_array_equal(out[n:], start[n:])
 
 
