@@ -15,7 +15,7 @@ For each cell, in a process of its own (Numba kernel, float32, default (1000, 1,
 The three are timed in alternating rounds in the same process, so a drift in machine speed
 (large on shared VMs) hits all of them alike.
 
-    python benchmarks/overhead.py            # writes benchmarks/results/overhead-<machine>-<date>.md/.json
+    python benchmarks/overhead.py    # writes benchmarks/results/overhead-<machine>-<date>.*
 """
 import argparse
 import datetime as dt

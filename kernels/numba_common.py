@@ -74,8 +74,9 @@ def accumulate_rows(out, left, right, n):
 # How a fused step multiplies a block of rows by its weights, ``out += left @ right`` with
 # ``right`` (K terms, J outputs): ``accumulate_rows`` k-major over ``right`` itself (ROWS);
 # ``accumulate_dots`` (DOTS) or ``accumulate_tiles`` (TILES) as dot products along the rows of
-# ``right^T``. Each kernel branches on the mode at its call (one call a step: routed through
-# one more compiled function, the Elman step at B = 1 took 10-25% longer). Measured, one thread, (rows, terms, outputs), us per product:
+# ``right^T``. Each kernel branches on the mode at its call (routed through one more compiled
+# function, the Elman step at B = 1 took 10-25% longer). Measured, one thread, (rows, terms,
+# outputs), us per product:
 #   k-major vs dots:  (1, 128, 32) 0.36 / 0.18; (4, 96, 32) 0.81 / 0.61; (2, 384, 128) 6.4 / 4.9
 #   k-major vs tiles: (8, 64, 192) 5.2 / 4.1; (16, 128, 384) 36.7 / 23.5; (16, 384, 128)
 #   38.6 / 20.3; (16, 128, 512) 34.8 / 32.3; (16, 512, 128) 53.0 / 26.2; (4, 32, 128)

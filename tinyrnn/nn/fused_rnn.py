@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_array_module, is_cuda_array, resolve_kernel
+from ..backend import get_array_module, resolve_kernel
 from ..tensor import Tensor, concat, stack
 from ..threads import BLAS_ONE_THREAD_MAX_MACS, blas_threads, matmul_side_by_side
 from .dropout import dropout
