@@ -6,10 +6,12 @@ For each cell, in a process of its own (Numba kernel, float32, default (1000, 1,
 
 * ``api``: ``m.zero_grad(); o, h = m(tr.tensor(x, requires_grad=True));
   (o.sum() + h.sum()).backward()`` (the LSTM's h is h_n);
-* ``kernels``: the cell's time-loop kernel alone, forward then backward, called directly on
-  arrays of the same shapes (``tinyrnn.kernels.numba_<cell>``, unchecked entry points);
+* ``kernels``: the cell's time-loop kernels alone, forward then backward, called directly on
+  arrays of the same shapes (``tinyrnn.kernels.numba_<cell>``, unchecked entry points): the
+  ones the layer calls, so ``forward_projected`` where the kernel projects the inputs itself;
 * ``products``: the GEMMs an op of this shape must do around its loop (input projection with
-  its bias, dX, dW_ih, dW_hh and the bias sums), NumPy alone, for scale;
+  its bias, unless the kernel does it; dX, dW_ih, dW_hh and the bias sums), NumPy alone, for
+  scale;
 * ``around = api - kernels``, per round, then the median over rounds.
 
 The three are timed in alternating rounds in the same process, so a drift in machine speed
@@ -60,9 +62,13 @@ def _cases(cell, T, B, I, H):
     options = {"b_hn": m.bias_hh_l0.data[2 * H:].copy()} if cell == "gru" else {}
     ys, _ = kernel.forward(xw, w_hh, state0, None, **options)
     g_ys = np.ones_like(ys)
+    projects = kernel.projects(B, I, H)
 
     def kernels():
-        ys, saved = kernel.forward(xw, w_hh, state0, None, **options)
+        if projects:
+            ys, saved = kernel.forward_projected(x, w_ih, bias, w_hh, state0, None, **options)
+        else:
+            ys, saved = kernel.forward(xw, w_hh, state0, None, **options)
         kernel.backward(g_ys, ys, saved, state0, w_hh, None, None, **options)
 
     x2, h2 = x.reshape(T * B, I), ys[0].reshape(T * B, H)
@@ -70,8 +76,9 @@ def _cases(cell, T, B, I, H):
     ones = np.ones(T * B, np.float32)
 
     def products():
-        a = np.dot(x2, w_ih.T)
-        a += bias
+        if not projects:
+            a = np.dot(x2, w_ih.T)
+            a += bias
         np.dot(d_a, w_ih)                     # dX
         np.dot(d_a.T, x2)                     # dW_ih
         np.dot(d_a[B:].T, h2[:-B])            # dW_hh

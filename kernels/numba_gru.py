@@ -14,7 +14,8 @@ import numpy as np
 from numba import njit, prange
 
 from . import numba_common as common
-from .numba_common import DOTS, TILES, accumulate_dots, accumulate_rows, accumulate_tiles
+from .numba_common import (DOTS, TILES, accumulate_dots, accumulate_rows, accumulate_tiles,
+                           project_step)
 from .numba_math import sigmoid, tanh
 
 
@@ -23,7 +24,7 @@ def blas_threads(B, H):
 
 
 @njit(cache=True, error_model="numpy")
-def _gates(g, xw, b_hn, t, lengths, lo, n, h, ys, saved):
+def _gates(g, xw_t, b_hn, t, lengths, lo, n, h, ys, saved):
     """From g = h W_hh^T (rows 0..n-1 of the block at lo): the gates, h_t, ys and saved.
 
     Each gate block is taken as its own 1-D view, so that every access in the loop over j
@@ -37,7 +38,7 @@ def _gates(g, xw, b_hn, t, lengths, lo, n, h, ys, saved):
         if t >= lengths[b]:
             continue
         g_rz, g_n = g[r, :2 * H], g[r, 2 * H:]
-        x_rz, x_n = xw[t, b, :2 * H], xw[t, b, 2 * H:]
+        x_rz, x_n = xw_t[b, :2 * H], xw_t[b, 2 * H:]
         s_rz, s_n, s_hn = saved[t, b, :2 * H], saved[t, b, 2 * H:3 * H], saved[t, b, 3 * H:]
         s_r, s_z = s_rz[:H], s_rz[H:]
         h_r, y = h[r], ys[0, t, b]
@@ -97,10 +98,14 @@ def _zero_padding(lengths, lo, hi, a):
 # --------------------------------------------------------------------------- fused rows
 
 @njit(cache=True, error_model="numpy")
-def _forward_rows(xw, w, mode, b_hn, state0, lengths, lo, hi, ys, saved):
+def _forward_rows(xw, x, w_ih_t, bias, project, w, mode, b_hn, state0, lengths, lo, hi, ys,
+                  saved):
+    """The time loop for rows lo..hi-1. With ``project`` it forms ``xw_t = x_t W_ih^T +
+    bias`` itself (``xw`` unused), else ``x``, ``w_ih_t``, ``bias`` are unused."""
     n = hi - lo
     h = state0[0, lo:hi].copy()
-    g = np.empty((n, xw.shape[2]), dtype=xw.dtype)
+    g = np.empty((n, 3 * ys.shape[3]), dtype=ys.dtype)
+    xw_t = np.empty((hi, g.shape[1]), dtype=ys.dtype)  # the projection's rows lo..hi-1
     t_max = lengths[lo:hi].max()
     for t in range(t_max):
         g[:, :] = 0
@@ -110,7 +115,11 @@ def _forward_rows(xw, w, mode, b_hn, state0, lengths, lo, hi, ys, saved):
             accumulate_dots(g, h, w, n)
         else:
             accumulate_rows(g, h, w, n)
-        _gates(g, xw, b_hn, t, lengths, lo, n, h, ys, saved)
+        if project:
+            project_step(xw_t, x[t], w_ih_t, bias, lo, hi)
+        else:
+            xw_t = xw[t]
+        _gates(g, xw_t, b_hn, t, lengths, lo, n, h, ys, saved)
     _zero_padding(lengths, lo, hi, ys[0])
 
 
@@ -141,8 +150,8 @@ def _backward_rows(g_ys, ys, saved, state0, w, mode, lengths, truncate, lo, hi, 
 def _forward_parallel(xw, w, mode, b_hn, state0, lengths, n_blocks, ys, saved):
     B = xw.shape[1]
     for blk in prange(n_blocks):
-        _forward_rows(xw, w, mode, b_hn, state0, lengths, blk * B // n_blocks,
-                      (blk + 1) * B // n_blocks, ys, saved)
+        _forward_rows(xw, xw, w, w[0], False, w, mode, b_hn, state0, lengths,
+                      blk * B // n_blocks, (blk + 1) * B // n_blocks, ys, saved)
 
 
 @njit(cache=True, parallel=True)
@@ -161,7 +170,7 @@ def _forward_blas(xw, w_t, b_hn, state0, lengths, ys, saved):
     g = np.empty((h.shape[0], w_t.shape[1]), dtype=xw.dtype)
     for t in range(xw.shape[0]):
         np.matmul(h, w_t, out=g)
-        _gates(g, xw, b_hn, t, lengths, 0, h.shape[0], h, ys, saved)
+        _gates(g, xw[t], b_hn, t, lengths, 0, h.shape[0], h, ys, saved)
     _zero_padding(lengths, 0, h.shape[0], ys[0])
 
 
@@ -194,11 +203,29 @@ def forward(xw, w_hh, state0, lengths=None, *, b_hn=None):
         _forward_blas(xw, w_hh.T, b_hn, state0, lengths, ys, saved)
         return ys, saved
     w, mode = common.step_weights(w_hh.T, B)  # g = h W_hh^T
-    args = (xw, w, mode, b_hn, state0, lengths)
     if common.row_blocks(B) > 1:
-        _forward_parallel(*args, common.row_blocks(B), ys, saved)
+        _forward_parallel(xw, w, mode, b_hn, state0, lengths, common.row_blocks(B), ys,
+                          saved)
     else:
-        _forward_rows(*args, 0, B, ys, saved)
+        _forward_rows(xw, xw, w, w[0], False, w, mode, b_hn, state0, lengths, 0, B, ys,
+                      saved)
+    return ys, saved
+
+
+def projects(B, I, H):
+    return common.projects(B, I, 3 * H, 3)
+
+
+def forward_projected(x, w_ih, bias, w_hh, state0, lengths=None, *, b_hn=None):
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    b_hn = np.zeros(H, dtype=x.dtype) if b_hn is None else b_hn
+    ys = np.empty((1, T, B, H), dtype=x.dtype)
+    saved = np.empty((T, B, 4 * H), dtype=x.dtype)
+    w, mode = common.step_weights(w_hh.T, B)
+    _forward_rows(x, x, np.ascontiguousarray(w_ih.T),
+                  common.bias_or_zeros(bias, 3 * H, x.dtype), True, w, mode, b_hn, state0,
+                  common.full_lengths(lengths, T, B), 0, B, ys, saved)
     return ys, saved
 
 

@@ -14,7 +14,8 @@ import numpy as np
 from numba import njit, prange
 
 from . import numba_common as common
-from .numba_common import DOTS, TILES, accumulate_dots, accumulate_rows, accumulate_tiles
+from .numba_common import (DOTS, TILES, accumulate_dots, accumulate_rows, accumulate_tiles,
+                           project_step)
 from .numba_gru import _zero_padding
 from .numba_math import sigmoid, tanh
 
@@ -24,15 +25,15 @@ def blas_threads(B, H):
 
 
 @njit(cache=True, error_model="numpy")
-def _gates(g, xw, t, lengths, lo, n, h, c, ys, saved):
-    """From g = h W_hh^T (rows 0..n-1 of the block at lo) and xw[t]: the gates, the states,
+def _gates(g, xw_t, t, lengths, lo, n, h, c, ys, saved):
+    """From g = h W_hh^T (rows 0..n-1 of the block at lo) and xw_t: the gates, the states,
     ys and saved. Gate blocks are 1-D views, as in the GRU's ``_gates`` (which says why)."""
     H = h.shape[1]
     for r in range(n):
         b = lo + r
         if t >= lengths[b]:
             continue
-        g_r, x = g[r], xw[t, b]
+        g_r, x = g[r], xw_t[b]
         s = saved[t, b]
         g_g, g_o, x_g, x_o = g_r[2 * H:3 * H], g_r[3 * H:], x[2 * H:3 * H], x[3 * H:]
         s_i, s_f, s_g, s_o = s[:H], s[H:2 * H], s[2 * H:3 * H], s[3 * H:]
@@ -84,11 +85,14 @@ def _gate_grads(dh, dc, g_ys, ys, saved, state0, t, lengths, lo, n, d_xw):
 # --------------------------------------------------------------------------- fused rows
 
 @njit(cache=True, error_model="numpy")
-def _forward_rows(xw, w, mode, state0, lengths, lo, hi, ys, saved):
+def _forward_rows(xw, x, w_ih_t, bias, project, w, mode, state0, lengths, lo, hi, ys, saved):
+    """The time loop for rows lo..hi-1. With ``project`` it forms ``xw_t = x_t W_ih^T +
+    bias`` itself (``xw`` unused), else ``x``, ``w_ih_t``, ``bias`` are unused."""
     n = hi - lo
     h = state0[0, lo:hi].copy()
     c = state0[1, lo:hi].copy()
-    g = np.empty((n, xw.shape[2]), dtype=xw.dtype)
+    g = np.empty((n, 4 * ys.shape[3]), dtype=ys.dtype)
+    xw_t = np.empty((hi, g.shape[1]), dtype=ys.dtype)  # the projection's rows lo..hi-1
     for t in range(lengths[lo:hi].max()):
         g[:, :] = 0
         if mode == TILES:
@@ -97,7 +101,11 @@ def _forward_rows(xw, w, mode, state0, lengths, lo, hi, ys, saved):
             accumulate_dots(g, h, w, n)
         else:
             accumulate_rows(g, h, w, n)
-        _gates(g, xw, t, lengths, lo, n, h, c, ys, saved)
+        if project:
+            project_step(xw_t, x[t], w_ih_t, bias, lo, hi)
+        else:
+            xw_t = xw[t]
+        _gates(g, xw_t, t, lengths, lo, n, h, c, ys, saved)
     _zero_padding(lengths, lo, hi, ys[0])
     _zero_padding(lengths, lo, hi, ys[1])
 
@@ -131,7 +139,7 @@ def _backward_rows(g_ys, ys, saved, state0, w, mode, lengths, truncate, lo, hi, 
 def _forward_parallel(xw, w, mode, state0, lengths, n_blocks, ys, saved):
     B = xw.shape[1]
     for blk in prange(n_blocks):
-        _forward_rows(xw, w, mode, state0, lengths, blk * B // n_blocks,
+        _forward_rows(xw, xw, w, w[0], False, w, mode, state0, lengths, blk * B // n_blocks,
                       (blk + 1) * B // n_blocks, ys, saved)
 
 
@@ -151,7 +159,7 @@ def _forward_blas(xw, w_t, state0, lengths, ys, saved):
     g = np.empty((h.shape[0], w_t.shape[1]), dtype=xw.dtype)
     for t in range(xw.shape[0]):
         np.matmul(h, w_t, out=g)
-        _gates(g, xw, t, lengths, 0, h.shape[0], h, c, ys, saved)
+        _gates(g, xw[t], t, lengths, 0, h.shape[0], h, c, ys, saved)
     _zero_padding(lengths, 0, h.shape[0], ys[0])
     _zero_padding(lengths, 0, h.shape[0], ys[1])
 
@@ -184,11 +192,28 @@ def forward(xw, w_hh, state0, lengths=None):
         _forward_blas(xw, w_hh.T, state0, lengths, ys, saved)
         return ys, saved
     w, mode = common.step_weights(w_hh.T, B)  # g = h W_hh^T
-    args = (xw, w, mode, state0, lengths)
     if common.row_blocks(B) > 1:
-        _forward_parallel(*args, common.row_blocks(B), ys, saved)
+        _forward_parallel(xw, w, mode, state0, lengths, common.row_blocks(B), ys,
+                          saved)
     else:
-        _forward_rows(*args, 0, B, ys, saved)
+        _forward_rows(xw, xw, w, w[0], False, w, mode, state0, lengths, 0, B, ys,
+                      saved)
+    return ys, saved
+
+
+def projects(B, I, H):
+    return common.projects(B, I, 4 * H, 4)
+
+
+def forward_projected(x, w_ih, bias, w_hh, state0, lengths=None):
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    ys = np.empty((2, T, B, H), dtype=x.dtype)
+    saved = np.empty((T, B, 4 * H), dtype=x.dtype)
+    w, mode = common.step_weights(w_hh.T, B)
+    _forward_rows(x, x, np.ascontiguousarray(w_ih.T),
+                  common.bias_or_zeros(bias, 4 * H, x.dtype), True, w, mode, state0,
+                  common.full_lengths(lengths, T, B), 0, B, ys, saved)
     return ys, saved
 
 

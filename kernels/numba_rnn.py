@@ -11,7 +11,8 @@ import numpy as np
 from numba import njit, prange
 
 from . import numba_common as common
-from .numba_common import DOTS, TILES, accumulate_dots, accumulate_rows, accumulate_tiles
+from .numba_common import (DOTS, TILES, accumulate_dots, accumulate_rows, accumulate_tiles,
+                           project_step)
 from .numba_math import tanh
 
 
@@ -22,19 +23,24 @@ def blas_threads(B, H):
 # --------------------------------------------------------------------------- fused rows
 
 @njit(cache=True, error_model="numpy")
-def _forward_rows(xw, w, mode, h0, lengths, relu, lo, hi, hs):
-    """The time loop for batch rows lo..hi-1 (one thread's block)."""
-    T, B, H = xw.shape
+def _forward_rows(xw, x, w_ih_t, bias, project, w, mode, h0, lengths, relu, lo, hi, hs):
+    """The time loop for batch rows lo..hi-1 (one thread's block). With ``project`` it forms
+    ``xw_t = x_t W_ih^T + bias`` itself (``xw`` unused), else ``x``, ``w_ih_t``, ``bias``
+    are unused."""
+    T, B, H = hs.shape
     n = hi - lo
     h = h0[lo:hi].copy()
-    a = np.empty((n, H), dtype=xw.dtype)
+    a = np.empty((n, H), dtype=hs.dtype)
     t_max = 0
     for r in range(n):
         t_max = max(t_max, lengths[lo + r])
     for t in range(t_max):
-        for r in range(n):
-            for j in range(H):
-                a[r, j] = xw[t, lo + r, j]
+        if project:
+            project_step(a, x[t, lo:hi], w_ih_t, bias, 0, n)
+        else:
+            for r in range(n):
+                for j in range(H):
+                    a[r, j] = xw[t, lo + r, j]
         if mode == TILES:
             accumulate_tiles(a, h, w, n)
         elif mode == DOTS:
@@ -103,8 +109,8 @@ def _backward_rows(g_hs, hs, w, mode, lengths, relu, truncate, lo, hi, d_xw, d_h
 def _forward_parallel(xw, w, mode, h0, lengths, relu, n_blocks, hs):
     B = xw.shape[1]
     for blk in prange(n_blocks):
-        _forward_rows(xw, w, mode, h0, lengths, relu, blk * B // n_blocks,
-                      (blk + 1) * B // n_blocks, hs)
+        _forward_rows(xw, xw, w, w[0], False, w, mode, h0, lengths, relu,
+                      blk * B // n_blocks, (blk + 1) * B // n_blocks, hs)
 
 
 @njit(cache=True, parallel=True)
@@ -189,7 +195,22 @@ def forward(xw, w_hh, state0, lengths=None, *, nonlinearity="tanh"):
     if blocks > 1:
         _forward_parallel(xw, w, mode, h0, lengths, relu, blocks, hs)
     else:  # one block: waking a thread pool would cost more than the loop
-        _forward_rows(xw, w, mode, h0, lengths, relu, 0, B, hs)
+        _forward_rows(xw, xw, w, w[0], False, w, mode, h0, lengths, relu, 0, B, hs)
+    return ys, None
+
+
+def projects(B, I, H):
+    return common.projects(B, I, H, 1)
+
+
+def forward_projected(x, w_ih, bias, w_hh, state0, lengths=None, *, nonlinearity="tanh"):
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    ys = np.empty((1, T, B, H), dtype=x.dtype)
+    w, mode = common.step_weights(w_hh.T, B)
+    _forward_rows(x, x, np.ascontiguousarray(w_ih.T), common.bias_or_zeros(bias, H, x.dtype),
+                  True, w, mode, state0[0], common.full_lengths(lengths, T, B),
+                  nonlinearity == "relu", 0, B, ys[0])
     return ys, None
 
 

@@ -121,6 +121,37 @@ def test_numba_kernels_equal_numpy_reference(c):
         assert _rel(a, b) <= tol, name
 
 
+@given(cell=st.sampled_from(["rnn", "gru", "lstm"]), T=st.integers(1, 9),
+       B=st.integers(1, 9), I=st.integers(1, 2 * common.PROJECT_MAX_INPUTS),
+       H=st.integers(1, 9), dtype=st.sampled_from([np.float64, np.float32]),
+       use_lengths=st.booleans(), use_bias=st.booleans(),
+       product=st.sampled_from([None, common.ROWS, common.DOTS, common.TILES]),
+       seed=st.integers(0, 2**31 - 1))
+def test_projected_forward_equals_forward_of_the_projection(cell, T, B, I, H, dtype,
+                                                           use_lengths, use_bias, product,
+                                                           seed):
+    """``forward_projected(x, W_ih, bias, ...)``, which forms ``x_t W_ih^T + bias`` inside
+    its loop, gives what ``forward`` gives on that projection computed by one GEMM."""
+    rng = np.random.default_rng(seed)
+    xw, w, state0, _, options = random_kernel_case(rng, cell, T, B, H, dtype)
+    GH = xw.shape[2]
+    x = rng.standard_normal((T, B, I)).astype(dtype)
+    w_ih = rng.standard_normal((GH, I)).astype(dtype)
+    bias = rng.standard_normal(GH).astype(dtype) if use_bias else None
+    lengths = random_lengths(rng, T, B) if use_lengths else None
+    module = kernel(cell, "numba").module
+    with forced_product(product):
+        ys, saved = module.forward_projected(x, w_ih, bias, w, state0, lengths, **options)
+        xw = x @ w_ih.T + (0 if bias is None else bias)
+        ys_ref, saved_ref = module.forward(xw, w, state0, lengths, **options)
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    assert ys.dtype == dtype and _rel(ys, ys_ref) <= tol
+    if saved is not None:  # what the backward pass reads: the real steps
+        real = np.arange(T)[:, None] < (np.full(B, T) if lengths is None else lengths)
+        assert _rel(saved[real], saved_ref[real]) <= tol
+    assert module.projects(1, I, H) == (I <= common.PROJECT_MAX_INPUTS)
+
+
 def _apply(fn_name, x):
     from numba import njit
 
@@ -180,11 +211,15 @@ def test_gradcheck_under_numba(cell, T, B, H, layers, bidirectional, use_lengths
 def test_auto_picks_numba_on_cpu(monkeypatch, cell):
     module = kernel(cell, "numba").module
     calls = []
-    original = module.forward
-    monkeypatch.setattr(module, "forward", lambda *a, **k: calls.append(1) or original(*a, **k))
+    for name in ("forward", "forward_projected"):  # (with the input projection inside)
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name,
+                            lambda *a, _f=original, **k: calls.append(1) or _f(*a, **k))
     layer = make_layer(np.random.default_rng(0), cell, 2, 3, 1, False, dtype=np.float32)
-    layer(tr.tensor(np.zeros((4, 1, 2), np.float32)))
-    assert calls, "use_kernel('auto') did not run the Numba kernel on CPU arrays"
+    for B in (1, 5):
+        calls.clear()
+        layer(tr.tensor(np.zeros((4, B, 2), np.float32)))
+        assert calls, "use_kernel('auto') did not run the Numba kernel on CPU arrays"
     assert "numba" in tr.available_kernels()
 
 

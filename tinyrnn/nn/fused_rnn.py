@@ -112,15 +112,22 @@ def recurrent_direction(cell: Cell, x, state0, w_ih, w_hh, b_ih, b_hh, *, option
     # the loop only where its setting differs from the one around it (each switch costs
     # microseconds, which count at small sizes).
     fused = around == loop == 1
-    pin_forward = None if fused and T * B * GH * I <= BLAS_ONE_THREAD_MAX_MACS else around
+    # A few input features: the kernel projects them itself, step by step (no GEMM).
+    project = getattr(kernel, "projects", None) is not None and kernel.projects(B, I, H)
+    pin_forward = None if fused and (project or T * B * GH * I <= BLAS_ONE_THREAD_MAX_MACS) \
+        else around
     pin_backward = None if fused and T * B * GH * max(I, H) <= BLAS_ONE_THREAD_MAX_MACS \
         else around
     in_loop = None if loop == around else loop
-    with blas_threads(pin_forward):
-        xw = _input_projection(gemm, x2, w_ih.data, bias, xp)
-        with blas_threads(in_loop):
-            ys, saved = kernel.forward(xw.reshape(T, B, GH), w_hh_data, h0, lengths,
-                                       **loop_options)
+    if project:
+        ys, saved = kernel.forward_projected(xs, w_ih.data, bias, w_hh_data, h0, lengths,
+                                             **loop_options)
+    else:
+        with blas_threads(pin_forward):
+            xw = _input_projection(gemm, x2, w_ih.data, bias, xp)
+            with blas_threads(in_loop):
+                ys, saved = kernel.forward(xw.reshape(T, B, GH), w_hh_data, h0, lengths,
+                                           **loop_options)
     # The kernel's step of each row's final state (in the reverse direction too: there it
     # ran the reversed sequence, whose last real step is step 0 of the output).
     if lengths is None:
