@@ -4,6 +4,9 @@
     rnn = tr.nn.RNN(8, 32, num_layers=2)
     out, h_n = rnn(tr.tensor(x))
 """
+from . import malloc
+malloc.retain_by_default()  # before the first large array (see tinyrnn/malloc.py)
+
 from . import nn, optim
 from .backend import available_kernels, current_kernel, use_kernel
 from .gradcheck import GradcheckError, gradcheck
