@@ -3,10 +3,11 @@ the time loop, GEMMs for the weight gradients.
 
 For one layer and direction, with G gate blocks per unit (Elman 1, GRU 3, LSTM 4), the input
 projection of all T*B rows is one GEMM, ``xw = X W_ih^T + b_ih (+ the part of b_hh that can
-be folded in)``; only the recurrence runs step by step, in the kernel of the selected back-end
-(``tinyrnn.kernels``; see ARCHITECTURE.md for the contract). The kernel's backward pass gives
-``d_xw`` (gradient of the input pre-activations) and ``d_hw`` (of the recurrent ones,
-``h_{t-1} W_hh^T + b_hh``; the same array except in the GRU), and then::
+be folded in)`` (for a few input features the kernel forms it inside its loop instead:
+``forward_projected``); only the recurrence runs step by step, in the kernel of the selected
+back-end (``tinyrnn.kernels``; see ARCHITECTURE.md for the contract). The kernel's backward
+pass gives ``d_xw`` (gradient of the input pre-activations) and ``d_hw`` (of the recurrent
+ones, ``h_{t-1} W_hh^T + b_hh``; the same array except in the GRU), and then::
 
     dX = d_xw W_ih      dW_ih = sum_t d_xw_t^T x_t      db_ih = sum_t d_xw_t
     dW_hh = sum_t d_hw_t^T h_{t-1}                       db_hh = sum_t d_hw_t
@@ -112,14 +113,12 @@ def recurrent_direction(cell: Cell, x, state0, w_ih, w_hh, b_ih, b_hh, *, option
     # the loop only where its setting differs from the one around it (each switch costs
     # microseconds, which count at small sizes).
     fused = around == loop == 1
-    # A few input features: the kernel projects them itself, step by step (no GEMM).
-    project = getattr(kernel, "projects", None) is not None and kernel.projects(B, I, H)
-    pin_forward = None if fused and (project or T * B * GH * I <= BLAS_ONE_THREAD_MAX_MACS) \
-        else around
+    pin_forward = None if fused and T * B * GH * I <= BLAS_ONE_THREAD_MAX_MACS else around
     pin_backward = None if fused and T * B * GH * max(I, H) <= BLAS_ONE_THREAD_MAX_MACS \
         else around
     in_loop = None if loop == around else loop
-    if project:
+    # A few input features: the kernel projects them itself, step by step (no GEMM).
+    if getattr(kernel, "projects", None) is not None and kernel.projects(B, I, H):
         ys, saved = kernel.forward_projected(xs, w_ih.data, bias, w_hh_data, h0, lengths,
                                              **loop_options)
     else:
